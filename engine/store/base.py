@@ -1,0 +1,168 @@
+"""The store interface every backend implements, and the records that cross it.
+
+Write methods return Deferreds and run in the backend's group-commit writer, so many
+callers share one transaction. Read methods are plain blocking calls (the CLI uses them
+directly; the engine calls them in a thread).
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from twisted.internet.defer import Deferred
+
+MessageStatus = Literal["received", "filtered", "error", "duplicate"]
+DeliveryStatus = Literal["queued", "sent", "dead", "filtered"]
+# what `plexus messages list --status` filters on: the message status, or for routed
+# messages the state of their deliveries
+ListStatus = Literal["received", "filtered", "error", "duplicate", "queued", "sent", "dead"]
+
+
+@dataclass(slots=True)
+class Stage:
+    """One stored content of a message: raw, transformed, encoded:<dest>, response:<dest>."""
+
+    stage: str
+    content: bytes
+    content_type: str = "text"
+    part: int = 0
+
+
+@dataclass(slots=True)
+class IngestRecord:
+    """A received message and everything decided about it before it is committed."""
+
+    channel: str
+    received_at: float
+    status: MessageStatus
+    content_type: str
+    correlation_id: str
+    stages: list[Stage]
+    destinations: list[tuple[int, str]] = field(default_factory=list)  # (part, destination)
+    business_key: str | None = None
+    idempotency_key: str | None = None
+    duplicate_window: float = 0.0
+    error: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class IngestResult:
+    """The committed message id; duplicate_of is set when the message was a duplicate."""
+
+    message_id: int
+    duplicate_of: int | None = None
+
+
+@dataclass(slots=True)
+class QueueItem:
+    """A claimed delivery: one part of one message for one destination."""
+
+    delivery_id: int
+    message_id: int
+    part: int
+    channel: str
+    destination: str
+    attempts: int
+    correlation_id: str
+    content_type: str
+    content: bytes
+    received_at: float
+    metadata: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Outcome:
+    """The result of one delivery attempt, written back in a batch."""
+
+    delivery_id: int
+    status: Literal["sent", "retry", "dead", "filtered", "release"]
+    error: str | None = None
+    next_attempt_at: float | None = None
+    encoded: Stage | None = None
+    response: Stage | None = None
+    counted: bool = True  # False for a released claim that was never attempted
+
+
+@dataclass(slots=True)
+class QueueStats:
+    """Depth and oldest pending item of one destination queue."""
+
+    channel: str
+    destination: str
+    depth: int
+    dead: int
+    oldest_received_at: float | None
+
+
+@dataclass(slots=True)
+class MessageSummary:
+    """A row of `plexus messages list`."""
+
+    message_id: int
+    channel: str
+    received_at: float
+    status: str
+    correlation_id: str
+    business_key: str | None
+    error: str | None
+
+
+class Store(abc.ABC):
+    """Durable messages, stage contents and one queue per destination."""
+
+    @abc.abstractmethod
+    def open(self) -> None:
+        """Create or migrate the schema and start the writer."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Flush pending writes and release connections."""
+
+    # -- writes (group-committed) ------------------------------------------------
+    @abc.abstractmethod
+    def ingest(self, record: IngestRecord) -> Deferred[IngestResult]:
+        """Commit a message, its stages and its queue rows in the next group commit."""
+
+    @abc.abstractmethod
+    def claim(self, channel: str, destination: str, limit: int, ordered: bool,
+              lease_seconds: float) -> Deferred[list[QueueItem]]:
+        """Lease up to `limit` due queue rows; ordered queues only hand out their head."""
+
+    @abc.abstractmethod
+    def complete(self, outcomes: list[Outcome]) -> Deferred[None]:
+        """Record attempt outcomes: sent, retry at a time, dead, filtered or released."""
+
+    # -- reads and admin actions (blocking) ------------------------------------
+    @abc.abstractmethod
+    def list_messages(self, channel: str | None = None, status: str | None = None,
+                      correlation_id: str | None = None, business_key: str | None = None,
+                      limit: int = 100, before_id: int | None = None) -> list[MessageSummary]:
+        """Newest first, filtered."""
+
+    @abc.abstractmethod
+    def get_message(self, message_id: int) -> dict[str, Any] | None:
+        """Everything about one message: row, stages, deliveries with their attempts."""
+
+    @abc.abstractmethod
+    def queue_stats(self) -> list[QueueStats]:
+        """Depth, dead count and oldest pending item per destination queue."""
+
+    @abc.abstractmethod
+    def replay(self, message_ids: list[int], destination: str | None = None) -> int:
+        """Queue the messages again (all destinations or one); returns rows requeued."""
+
+    @abc.abstractmethod
+    def replay_dead(self, channel: str, destination: str | None = None) -> int:
+        """Requeue every dead delivery of a channel (or one destination)."""
+
+    @abc.abstractmethod
+    def prune(self, channel: str, content_before: float, metadata_before: float,
+              batch: int = 500) -> int:
+        """Drop old content and old finished messages in small batches; returns rows hit."""
+
+    @abc.abstractmethod
+    def pending_message_status(self, message_ids: list[int]) -> dict[int, str]:
+        """For each id: 'queued' while any delivery is pending, else 'sent' or 'dead'."""

@@ -1,0 +1,57 @@
+"""Versioned schema migrations; each version is a list of statements run in one transaction."""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+SQLITE_SCHEMA: dict[int, list[str]] = {
+    1: [
+        """CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            channel TEXT NOT NULL,
+            received_at REAL NOT NULL,
+            status TEXT NOT NULL,
+            content_type TEXT NOT NULL,
+            correlation_id TEXT NOT NULL,
+            business_key TEXT,
+            idempotency_key TEXT,
+            duplicate_of INTEGER,
+            error TEXT,
+            metadata TEXT,
+            content_pruned INTEGER NOT NULL DEFAULT 0)""",
+        "CREATE INDEX messages_channel ON messages (channel, id)",
+        "CREATE INDEX messages_received ON messages (channel, received_at)",
+        "CREATE INDEX messages_correlation ON messages (correlation_id)",
+        "CREATE INDEX messages_business_key ON messages (business_key)",
+        "CREATE INDEX messages_idempotency ON messages (idempotency_key, received_at)",
+        """CREATE TABLE contents (
+            message_id INTEGER NOT NULL,
+            stage TEXT NOT NULL,
+            part INTEGER NOT NULL,
+            content_type TEXT NOT NULL,
+            content BLOB NOT NULL,
+            PRIMARY KEY (message_id, stage, part))""",
+        """CREATE TABLE deliveries (
+            id INTEGER PRIMARY KEY,
+            message_id INTEGER NOT NULL,
+            part INTEGER NOT NULL,
+            channel TEXT NOT NULL,
+            destination TEXT NOT NULL,
+            status TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            next_attempt_at REAL NOT NULL,
+            lease_until REAL NOT NULL,
+            last_error TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL)""",
+        "CREATE INDEX deliveries_queue ON deliveries (channel, destination, status, id)",
+        "CREATE INDEX deliveries_message ON deliveries (message_id)",
+        """CREATE TABLE attempts (
+            delivery_id INTEGER NOT NULL,
+            attempt INTEGER NOT NULL,
+            at REAL NOT NULL,
+            outcome TEXT NOT NULL,
+            error TEXT)""",
+        "CREATE INDEX attempts_delivery ON attempts (delivery_id)",
+    ],
+}

@@ -1,0 +1,411 @@
+"""SQLite backend (the embedded default): WAL, synchronous=FULL, group commit."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from typing import Any
+
+from twisted.internet.defer import Deferred
+
+from .base import (
+    IngestRecord,
+    IngestResult,
+    MessageSummary,
+    Outcome,
+    QueueItem,
+    QueueStats,
+    Store,
+)
+from .group_commit import GroupCommitter
+from .schema import SCHEMA_VERSION, SQLITE_SCHEMA
+
+_LIST_STATUS_SQL = {
+    "queued": "m.status = 'received' AND EXISTS (SELECT 1 FROM deliveries d WHERE "
+              "d.message_id = m.id AND d.status = 'queued')",
+    "dead": "m.status = 'received' AND EXISTS (SELECT 1 FROM deliveries d WHERE "
+            "d.message_id = m.id AND d.status = 'dead') AND NOT EXISTS (SELECT 1 FROM "
+            "deliveries d WHERE d.message_id = m.id AND d.status = 'queued')",
+    "sent": "m.status = 'received' AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE "
+            "d.message_id = m.id AND d.status IN ('queued', 'dead'))",
+}
+
+
+class _Conn:
+    """A sqlite3 connection with the explicit transaction calls the committer uses."""
+
+    def __init__(self, path: str) -> None:
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                                  timeout=30.0)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("PRAGMA foreign_keys=OFF")
+        self.db.execute("PRAGMA busy_timeout=30000")
+
+    def begin(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        self.db.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self.db.execute("ROLLBACK")
+
+    def savepoint(self) -> None:
+        self.db.execute("SAVEPOINT op")
+
+    def release_savepoint(self) -> None:
+        self.db.execute("RELEASE op")
+
+    def rollback_to_savepoint(self) -> None:
+        self.db.execute("ROLLBACK TO op")
+        self.db.execute("RELEASE op")
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class SqliteStore(Store):
+    """Messages, contents and destination queues in one SQLite file."""
+
+    def __init__(self, path: str, reactor: Any = None, max_batch: int = 1000) -> None:
+        self.path = path
+        self._reactor = reactor
+        self._max_batch = max_batch
+        self._committer: GroupCommitter | None = None
+        self._local = threading.local()
+
+    # -- lifecycle ---------------------------------------------------------------
+    def open(self) -> None:
+        """Create the schema if needed and start the group-commit writer."""
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        conn = _Conn(self.path)
+        try:
+            self._migrate(conn.db)
+        finally:
+            conn.close()
+        if self._reactor is not None:
+            self._committer = GroupCommitter(self._reactor, lambda: _Conn(self.path),
+                                             self._max_batch)
+            self._committer.start()
+
+    def close(self) -> None:
+        """Stop the writer after it has committed what it was given."""
+        if self._committer is not None:
+            self._committer.stop()
+            self._committer = None
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = db.execute("SELECT max(version) FROM schema_version").fetchone()
+        current = row[0] or 0
+        if current > SCHEMA_VERSION:
+            raise RuntimeError(f"store schema {current} is newer than this Plexus "
+                               f"({SCHEMA_VERSION})")
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            db.execute("BEGIN IMMEDIATE")
+            for statement in SQLITE_SCHEMA[version]:
+                db.execute(statement)
+            db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+            db.execute("COMMIT")
+
+    def _reader(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = _Conn(self.path).db
+            self._local.db = db
+        return db
+
+    def _submit(self, op: Any) -> Deferred[Any]:
+        if self._committer is None:
+            raise RuntimeError("store opened without a reactor: writes are not available")
+        return self._committer.submit(lambda conn: op(conn.db))
+
+    # -- writes ----------------------------------------------------------------------
+    def ingest(self, record: IngestRecord) -> Deferred[IngestResult]:
+        """Commit the message, its stages and queue rows in the next group commit."""
+        return self._submit(lambda db: _ingest(db, record))
+
+    def claim(self, channel: str, destination: str, limit: int, ordered: bool,
+              lease_seconds: float) -> Deferred[list[QueueItem]]:
+        """Lease due rows (ordered queues: only a due head and what follows it)."""
+        return self._submit(lambda db: _claim(db, channel, destination, limit, ordered,
+                                              lease_seconds))
+
+    def complete(self, outcomes: list[Outcome]) -> Deferred[None]:
+        """Write back a batch of attempt outcomes."""
+        return self._submit(lambda db: _complete(db, outcomes))
+
+    # -- reads and admin actions -----------------------------------------------------
+    def list_messages(self, channel: str | None = None, status: str | None = None,
+                      correlation_id: str | None = None, business_key: str | None = None,
+                      limit: int = 100, before_id: int | None = None) -> list[MessageSummary]:
+        """Newest first, filtered by channel, status, correlation id or business key."""
+        where, args = [], []
+        if channel:
+            where.append("m.channel = ?")
+            args.append(channel)
+        if correlation_id:
+            where.append("m.correlation_id = ?")
+            args.append(correlation_id)
+        if business_key:
+            where.append("m.business_key = ?")
+            args.append(business_key)
+        if before_id:
+            where.append("m.id < ?")
+            args.append(before_id)
+        if status in _LIST_STATUS_SQL:
+            where.append(_LIST_STATUS_SQL[status])
+        elif status:
+            where.append("m.status = ?")
+            args.append(status)
+        sql = ("SELECT m.id, m.channel, m.received_at, m.status, m.correlation_id, "
+               "m.business_key, m.error FROM messages m")
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY m.id DESC LIMIT ?"
+        args.append(limit)
+        db = self._reader()
+        rows = db.execute(sql, args).fetchall()
+        derived = self._derived_status(db, [r[0] for r in rows if r[3] == "received"])
+        return [MessageSummary(r[0], r[1], r[2], derived.get(r[0], r[3]), r[4], r[5], r[6])
+                for r in rows]
+
+    def _derived_status(self, db: sqlite3.Connection, ids: list[int]) -> dict[int, str]:
+        result: dict[int, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for message_id, queued, dead in db.execute(
+                    f"SELECT message_id, sum(status = 'queued'), sum(status = 'dead') "
+                    f"FROM deliveries WHERE message_id IN ({marks}) GROUP BY message_id",
+                    chunk):
+                result[message_id] = "queued" if queued else ("dead" if dead else "sent")
+        return result
+
+    def pending_message_status(self, message_ids: list[int]) -> dict[int, str]:
+        """'queued', 'sent' or 'dead' for each routed message id."""
+        return self._derived_status(self._reader(), message_ids)
+
+    def get_message(self, message_id: int) -> dict[str, Any] | None:
+        """The message row, its stages and each delivery with its attempts."""
+        db = self._reader()
+        row = db.execute(
+            "SELECT id, channel, received_at, status, content_type, correlation_id, "
+            "business_key, idempotency_key, duplicate_of, error, metadata FROM messages "
+            "WHERE id = ?", (message_id,)).fetchone()
+        if row is None:
+            return None
+        keys = ("id", "channel", "received_at", "status", "content_type", "correlation_id",
+                "business_key", "idempotency_key", "duplicate_of", "error", "metadata")
+        message = dict(zip(keys, row, strict=True))
+        message["metadata"] = json.loads(message["metadata"] or "{}")
+        if message["status"] == "received":
+            message["status"] = self._derived_status(db, [message_id]).get(message_id,
+                                                                            "received")
+        message["stages"] = [
+            {"stage": s, "part": p, "content_type": ct, "content": c}
+            for s, p, ct, c in db.execute(
+                "SELECT stage, part, content_type, content FROM contents WHERE message_id = ? "
+                "ORDER BY rowid", (message_id,))]
+        deliveries = []
+        for d in db.execute(
+                "SELECT id, part, destination, status, attempts, next_attempt_at, last_error, "
+                "updated_at FROM deliveries WHERE message_id = ? ORDER BY id", (message_id,)):
+            attempts = [{"attempt": a, "at": at, "outcome": o, "error": e}
+                        for a, at, o, e in db.execute(
+                            "SELECT attempt, at, outcome, error FROM attempts "
+                            "WHERE delivery_id = ? ORDER BY attempt", (d[0],))]
+            deliveries.append({"delivery_id": d[0], "part": d[1], "destination": d[2],
+                               "status": d[3], "attempts": d[4], "next_attempt_at": d[5],
+                               "last_error": d[6], "updated_at": d[7], "history": attempts})
+        message["deliveries"] = deliveries
+        return message
+
+    def queue_stats(self) -> list[QueueStats]:
+        """Depth, dead count and oldest pending received time per destination."""
+        db = self._reader()
+        rows = db.execute(
+            "SELECT d.channel, d.destination, sum(d.status = 'queued'), sum(d.status = 'dead'), "
+            "min(CASE WHEN d.status = 'queued' THEN d.created_at END) FROM deliveries d "
+            "WHERE d.status IN ('queued', 'dead') GROUP BY d.channel, d.destination").fetchall()
+        return [QueueStats(c, d, q or 0, x or 0, o) for c, d, q, x, o in rows]
+
+    def replay(self, message_ids: list[int], destination: str | None = None) -> int:
+        """Requeue deliveries of the given messages (all or one destination)."""
+        db = self._reader()
+        now = time.time()
+        count = 0
+        with _write(db):
+            for message_id in message_ids:
+                sql = ("UPDATE deliveries SET status = 'queued', next_attempt_at = ?, "
+                       "lease_until = 0, attempts = 0, updated_at = ? WHERE message_id = ?")
+                args: list[Any] = [now, now, message_id]
+                if destination:
+                    sql += " AND destination = ?"
+                    args.append(destination)
+                count += db.execute(sql, args).rowcount
+        return count
+
+    def replay_dead(self, channel: str, destination: str | None = None) -> int:
+        """Requeue every dead delivery of a channel (or one destination)."""
+        db = self._reader()
+        now = time.time()
+        sql = ("UPDATE deliveries SET status = 'queued', next_attempt_at = ?, lease_until = 0, "
+               "attempts = 0, updated_at = ? WHERE status = 'dead' AND channel = ?")
+        args: list[Any] = [now, now, channel]
+        if destination:
+            sql += " AND destination = ?"
+            args.append(destination)
+        with _write(db):
+            return db.execute(sql, args).rowcount
+
+    def prune(self, channel: str, content_before: float, metadata_before: float,
+              batch: int = 500) -> int:
+        """Delete old contents, then old messages with no pending delivery, in one batch."""
+        db = self._reader()
+        with _write(db):
+            ids = [r[0] for r in db.execute(
+                "SELECT id FROM messages WHERE channel = ? AND received_at < ? "
+                "AND content_pruned = 0 ORDER BY id LIMIT ?",
+                (channel, content_before, batch))]
+            done = 0
+            for message_id in ids:
+                if db.execute("SELECT 1 FROM deliveries WHERE message_id = ? AND "
+                              "status = 'queued' LIMIT 1", (message_id,)).fetchone():
+                    continue
+                db.execute("DELETE FROM contents WHERE message_id = ?", (message_id,))
+                db.execute("UPDATE messages SET content_pruned = 1 WHERE id = ?", (message_id,))
+                done += 1
+            old = [r[0] for r in db.execute(
+                "SELECT id FROM messages m WHERE channel = ? AND received_at < ? AND NOT EXISTS "
+                "(SELECT 1 FROM deliveries d WHERE d.message_id = m.id AND d.status = 'queued') "
+                "ORDER BY id LIMIT ?", (channel, metadata_before, batch))]
+            for message_id in old:
+                db.execute("DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries "
+                           "WHERE message_id = ?)", (message_id,))
+                db.execute("DELETE FROM deliveries WHERE message_id = ?", (message_id,))
+                db.execute("DELETE FROM contents WHERE message_id = ?", (message_id,))
+                db.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+            return done + len(old)
+
+
+class _write:
+    """A short write transaction on a reader connection (admin actions, pruning)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, exc_type: Any, *_: Any) -> None:
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _ingest(db: sqlite3.Connection, r: IngestRecord) -> IngestResult:
+    duplicate_of = None
+    status = r.status
+    if r.idempotency_key and r.status != "error":
+        found = db.execute(
+            "SELECT id FROM messages WHERE idempotency_key = ? AND channel = ? AND "
+            "received_at >= ? AND status IN ('received', 'filtered') ORDER BY id LIMIT 1",
+            (r.idempotency_key, r.channel, r.received_at - r.duplicate_window)).fetchone()
+        if found:
+            duplicate_of = found[0]
+            status = "duplicate"
+    cur = db.execute(
+        "INSERT INTO messages (channel, received_at, status, content_type, correlation_id, "
+        "business_key, idempotency_key, duplicate_of, error, metadata) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (r.channel, r.received_at, status, r.content_type, r.correlation_id, r.business_key,
+         r.idempotency_key, duplicate_of, r.error,
+         json.dumps(r.metadata, separators=(",", ":")) if r.metadata else None))
+    message_id = cur.lastrowid
+    assert message_id is not None
+    stages = r.stages if duplicate_of is None else [s for s in r.stages if s.stage == "raw"]
+    db.executemany(
+        "INSERT INTO contents (message_id, stage, part, content_type, content) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [(message_id, s.stage, s.part, s.content_type, s.content) for s in stages])
+    if duplicate_of is None and r.destinations:
+        db.executemany(
+            "INSERT INTO deliveries (message_id, part, channel, destination, status, attempts, "
+            "next_attempt_at, lease_until, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, 'queued', 0, 0, 0, ?, ?)",
+            [(message_id, part, r.channel, dest, r.received_at, r.received_at)
+             for part, dest in r.destinations])
+    return IngestResult(message_id, duplicate_of)
+
+
+def _claim(db: sqlite3.Connection, channel: str, destination: str, limit: int, ordered: bool,
+           lease_seconds: float) -> list[QueueItem]:
+    now = time.time()
+    if ordered:
+        rows = db.execute(
+            "SELECT id, next_attempt_at, lease_until FROM deliveries WHERE channel = ? AND "
+            "destination = ? AND status = 'queued' ORDER BY id LIMIT ?",
+            (channel, destination, limit)).fetchall()
+        ids = []
+        for delivery_id, next_at, lease_until in rows:
+            if next_at > now or lease_until > now:
+                break
+            ids.append(delivery_id)
+    else:
+        ids = [r[0] for r in db.execute(
+            "SELECT id FROM deliveries WHERE channel = ? AND destination = ? AND "
+            "status = 'queued' AND next_attempt_at <= ? AND lease_until <= ? ORDER BY id LIMIT ?",
+            (channel, destination, now, now, limit))]
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    db.execute(f"UPDATE deliveries SET lease_until = ? WHERE id IN ({marks})",
+               [now + lease_seconds, *ids])
+    rows = db.execute(
+        "SELECT d.id, d.message_id, d.part, d.attempts, m.correlation_id, c.content_type, "
+        "c.content, m.received_at, m.metadata FROM deliveries d "
+        "JOIN messages m ON m.id = d.message_id "
+        "LEFT JOIN contents c ON c.message_id = d.message_id AND c.stage = 'transformed' "
+        "AND c.part = d.part "
+        f"WHERE d.id IN ({marks}) ORDER BY d.id", ids).fetchall()
+    return [QueueItem(r[0], r[1], r[2], channel, destination, r[3], r[4], r[5] or "text",
+                      r[6] if r[6] is not None else b"", r[7], json.loads(r[8] or "{}"))
+            for r in rows]
+
+
+def _complete(db: sqlite3.Connection, outcomes: list[Outcome]) -> None:
+    now = time.time()
+    for o in outcomes:
+        if o.status == "release":
+            db.execute("UPDATE deliveries SET lease_until = 0 WHERE id = ?", (o.delivery_id,))
+            continue
+        attempts_sql = "attempts + 1" if o.counted else "attempts"
+        if o.status == "retry":
+            db.execute(
+                f"UPDATE deliveries SET attempts = {attempts_sql}, next_attempt_at = ?, "
+                "lease_until = 0, last_error = ?, updated_at = ? WHERE id = ?",
+                (o.next_attempt_at or now, o.error, now, o.delivery_id))
+        else:
+            db.execute(
+                f"UPDATE deliveries SET status = ?, attempts = {attempts_sql}, lease_until = 0, "
+                "last_error = coalesce(?, last_error), updated_at = ? WHERE id = ?",
+                (o.status, o.error, now, o.delivery_id))
+        if o.error is not None:
+            db.execute(
+                "INSERT INTO attempts (delivery_id, attempt, at, outcome, error) "
+                "SELECT id, attempts, ?, ?, ? FROM deliveries WHERE id = ?",
+                (now, o.status, o.error, o.delivery_id))
+        for stage in (o.encoded, o.response):
+            if stage is not None:
+                db.execute(
+                    "INSERT OR REPLACE INTO contents (message_id, stage, part, content_type, "
+                    "content) SELECT message_id, ?, part, ?, ? FROM deliveries WHERE id = ?",
+                    (stage.stage, stage.content_type, stage.content, o.delivery_id))

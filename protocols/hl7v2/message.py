@@ -1,0 +1,411 @@
+"""Fast, tolerant HL7 v2 (ER7) codec: lazy segments, path get/set, verbatim re-encoding."""
+
+from __future__ import annotations
+
+import re
+
+from engine.errors import ParseError
+
+from .escaping import HEADER_IDS, Separators, escape, unescape
+from .paths import Path, parse_path
+
+__all__ = ["Hl7Message", "Segment", "Separators", "escape", "split_batch", "split_segments",
+           "unescape"]
+
+_LEADING = "\ufeff\x00 \t\r\n\x0b\x0c"
+_SEGMENT_ID = re.compile(r"[A-Z0-9]{3}")
+_VALID_IDS: set[str] = set()  # segment ids already checked (at most 36**3 entries)
+
+
+def _is_blank(line: str) -> bool:
+    """True for lines holding only whitespace, NUL or MLLP framing bytes."""
+    return not line.strip().strip("\x00")
+
+
+def split_segments(text: str) -> list[str]:
+    """Clean the text (BOM, leading NUL/whitespace) and split it on CR, LF or CRLF."""
+    if text and text[0] in _LEADING:
+        text = text.lstrip(_LEADING)
+    if "\n" in text:
+        text = text.replace("\r\n", "\r").replace("\n", "\r")
+    return text.split("\r")
+
+
+def check_segment(line: str, fs: str, ordinal: int) -> str | None:
+    """The segment id of a line; None for a blank line; ParseError for garbage."""
+    sid = line[:3]
+    if sid in _VALID_IDS or _SEGMENT_ID.fullmatch(sid):
+        if len(line) == 3 or line[3] == fs:
+            _VALID_IDS.add(sid)
+            return sid
+    if _is_blank(line):
+        return None
+    shown = line[:12].encode("unicode_escape").decode("ascii")
+    raise ParseError(f"segment {ordinal} does not start with a valid segment id: {shown!r}",
+                     location=f"segment {ordinal}")
+
+
+class Segment:
+    """One segment; split into fields on first access and re-encoded only if changed."""
+
+    __slots__ = ("id", "_raw", "_fields", "_fs")
+
+    def __init__(self, sid: str, raw: str | None, fs: str,
+                 fields: list[str] | None = None) -> None:
+        self.id = sid
+        self._raw = raw
+        self._fs = fs
+        self._fields = fields
+
+    @property
+    def fields(self) -> list[str]:
+        """Raw field texts, index = HL7 field number (index 0 is the segment id)."""
+        fields = self._fields
+        if fields is None:
+            assert self._raw is not None
+            fields = self._raw.split(self._fs)
+            if self.id in HEADER_IDS:
+                fields.insert(1, self._fs)
+            self._fields = fields
+        return fields
+
+    @property
+    def raw(self) -> str:
+        """The segment text (the original text when nothing was changed)."""
+        raw = self._raw
+        if raw is None:
+            fields = self.fields
+            if self.id in HEADER_IDS:
+                raw = self._fs.join([fields[0], *fields[2:]])
+            else:
+                raw = self._fs.join(fields)
+            self._raw = raw
+        return raw
+
+    def field(self, number: int) -> str:
+        """Raw text of field `number` (all repetitions); '' when absent."""
+        fields = self.fields
+        return fields[number] if 0 <= number < len(fields) else ""
+
+    def _changed(self) -> None:
+        """Forget the cached text after a field was modified."""
+        self._raw = None
+
+    def __len__(self) -> int:
+        return len(self.fields) - 1
+
+    def __str__(self) -> str:
+        return self.raw
+
+    def __repr__(self) -> str:
+        return f"Segment({self.raw[:60]!r})"
+
+
+class Hl7Message:
+    """A parsed HL7 v2 message; use `parse()`, `get()`, `set()` and `encode()`."""
+
+    __slots__ = ("separators", "_segments", "_index", "modified")
+
+    def __init__(self, segments: list[Segment], separators: Separators) -> None:
+        self.separators = separators
+        self._segments = segments
+        self._index: dict[str, list[Segment]] | None = None
+        self.modified = False
+
+    # ------------------------------------------------------------------ parsing
+    @classmethod
+    def parse(cls, text: str) -> Hl7Message:
+        """Parse ER7 text (CR, LF or CRLF segment ends); ParseError if it is not HL7 v2."""
+        if not isinstance(text, str):
+            raise ParseError(f"expected text, got {type(text).__name__}", location="MSH")
+        lines = split_segments(text)
+        first = lines[0]
+        if not first:
+            raise ParseError("empty message", location="MSH")
+        if first[:3] != "MSH":
+            what = first[:3] if first[:3] in HEADER_IDS else repr(first[:12])
+            hint = " (a batch/file: use split_batch)" if first[:3] in HEADER_IDS else ""
+            raise ParseError(f"message must start with MSH, not {what}{hint}", location="MSH")
+        seps = Separators.from_header(first)
+        fs = seps.field
+        segments: list[Segment] = []
+        append = segments.append
+        for n, line in enumerate(lines, 1):
+            if not line:
+                continue
+            sid = check_segment(line, fs, n)
+            if sid is not None:
+                append(Segment(sid, line, fs))
+        return cls(segments, seps)
+
+    # ----------------------------------------------------------------- segments
+    def segments(self, name: str | None = None) -> list[Segment]:
+        """All segments in order, or those with segment id `name`."""
+        if name is None:
+            return list(self._segments)
+        return list(self._by_id().get(name, ()))
+
+    @property
+    def segment_ids(self) -> list[str]:
+        """The segment ids in message order (Z-segments included)."""
+        return [s.id for s in self._segments]
+
+    def _by_id(self) -> dict[str, list[Segment]]:
+        """Segment id -> segments, built on first use."""
+        index = self._index
+        if index is None:
+            index = {}
+            for seg in self._segments:
+                index.setdefault(seg.id, []).append(seg)
+            self._index = index
+        return index
+
+    def _find(self, sid: str, occurrence: int) -> Segment | None:
+        """The `occurrence`-th (1-based) segment with id `sid`, or None."""
+        if occurrence == 1 and sid == "MSH":
+            return self._segments[0]
+        found = self._by_id().get(sid)
+        if found is None or occurrence > len(found):
+            return None
+        return found[occurrence - 1]
+
+    # ------------------------------------------------------------------ reading
+    def get_raw(self, path: str, default: str = "") -> str:
+        """Raw (still escaped) text at `path`; `default` when absent or empty."""
+        p = parse_path(path)
+        seg = self._find(p.segment, p.occurrence)
+        if seg is None:
+            return default
+        fields = seg.fields
+        f = p.field
+        if f >= len(fields):
+            return default
+        value = fields[f]
+        if f <= 2 and seg.id in HEADER_IDS:  # MSH-1 / MSH-2 are not split
+            if (p.repetition or 1) > 1 or (p.component or 1) > 1 or (p.subcomponent or 1) > 1:
+                return default
+            return value or default
+        seps = self.separators
+        sep = seps.repetition
+        if sep in value:
+            reps = value.split(sep)
+            r = p.repetition or 1
+            if r > len(reps):
+                return default
+            value = reps[r - 1]
+        elif p.repetition is not None and p.repetition > 1:
+            return default
+        c = p.component
+        if c is None:
+            return value or default
+        sep = seps.component
+        if sep in value:
+            comps = value.split(sep)
+            if c > len(comps):
+                return default
+            value = comps[c - 1]
+        elif c > 1:
+            return default
+        s = p.subcomponent
+        if s is None:
+            return value or default
+        sep = seps.subcomponent
+        if sep in value:
+            subs = value.split(sep)
+            if s > len(subs):
+                return default
+            value = subs[s - 1]
+        elif s > 1:
+            return default
+        return value or default
+
+    def get(self, path: str, default: str = "") -> str:
+        """Unescaped text at `path` (e.g. PID-3.1, OBX[2]-5, PID-3(2).1); `default` if empty."""
+        value = self.get_raw(path, "")
+        if not value:
+            return default
+        if self.separators.escape in value and not (
+                path[:3] in HEADER_IDS and parse_path(path).field <= 2):
+            return unescape(value, self.separators)
+        return value
+
+    # ------------------------------------------------------------------ writing
+    def set(self, path: str, value: str) -> None:
+        """Escape `value` and store it at `path`, creating missing elements as needed."""
+        self.set_raw(path, escape(value, self.separators))
+
+    def set_raw(self, path: str, raw_value: str) -> None:
+        """Store already-escaped text at `path`; only the target segment is re-encoded."""
+        p = parse_path(path)
+        if not isinstance(raw_value, str):
+            raise ValueError(f"value for {path} must be a string, not {type(raw_value).__name__}")
+        seps = self.separators
+        forbidden = ["\r", "\n", seps.field]
+        if p.repetition is not None or p.component is not None:
+            forbidden.append(seps.repetition)
+        if p.component is not None:
+            forbidden.append(seps.component)
+        if p.subcomponent is not None:
+            forbidden.append(seps.subcomponent)
+        for ch in forbidden:
+            if ch in raw_value:
+                raise ValueError(f"raw value for {path} must not contain {ch!r}")
+        if p.segment in HEADER_IDS and p.field <= 2:
+            raise ValueError(f"{p.segment}-1 and {p.segment}-2 (the delimiters) cannot be set")
+        seg = self._find(p.segment, p.occurrence)
+        if seg is None:
+            if not raw_value:
+                return
+            count = len(self._by_id().get(p.segment, ()))
+            if p.occurrence != count + 1:
+                raise ValueError(f"cannot create {p.segment}[{p.occurrence}]: the message has "
+                                 f"{count} {p.segment} segment(s)")
+            fields = [p.segment]
+            if p.segment in HEADER_IDS:
+                fields += [seps.field, seps.encoding_characters]
+            seg = Segment(p.segment, None, seps.field, fields)
+            self._segments.append(seg)
+            self._by_id().setdefault(p.segment, []).append(seg)
+        fields = seg.fields
+        f = p.field
+        old = fields[f] if f < len(fields) else ""
+        new = _replace(old, p, raw_value, seps)
+        if new == old:
+            return
+        if f >= len(fields):
+            fields.extend([""] * (f + 1 - len(fields)))
+        fields[f] = new
+        seg._changed()
+        self.modified = True
+
+    # ----------------------------------------------------------------- encoding
+    def encode(self) -> str:
+        """The message as ER7 text: segments joined and terminated by CR."""
+        return "\r".join([s.raw for s in self._segments]) + "\r"
+
+    def copy(self) -> Hl7Message:
+        """An independent copy (re-parsed from the current encoding)."""
+        return Hl7Message.parse(self.encode())
+
+    def validate_header(self) -> None:
+        """ParseError naming the first missing MSH-9, MSH-10, MSH-11 or MSH-12."""
+        for path, what in (("MSH-9.1", "message type"), ("MSH-10", "message control id"),
+                           ("MSH-11.1", "processing id"), ("MSH-12.1", "version id")):
+            if not self.get_raw(path).strip():
+                field = path.split(".")[0]
+                raise ParseError(f"{what} ({field}) is missing", location=field)
+
+    # --------------------------------------------------------------- properties
+    @property
+    def message_code(self) -> str:
+        """MSH-9.1, e.g. ADT."""
+        return self.get("MSH-9.1")
+
+    @property
+    def trigger_event(self) -> str:
+        """MSH-9.2, e.g. A01 ('' for a bare ACK)."""
+        return self.get("MSH-9.2")
+
+    @property
+    def message_type(self) -> str:
+        """'ADT^A01' from MSH-9.1 and MSH-9.2 ('ACK' alone when there is no trigger)."""
+        code, trigger = self.message_code, self.trigger_event
+        return f"{code}^{trigger}" if trigger else code
+
+    @property
+    def control_id(self) -> str:
+        """MSH-10, the message control id."""
+        return self.get("MSH-10")
+
+    @property
+    def processing_id(self) -> str:
+        """MSH-11.1 (P, T, D)."""
+        return self.get("MSH-11.1")
+
+    @property
+    def version(self) -> str:
+        """MSH-12.1, e.g. 2.5.1."""
+        return self.get("MSH-12.1")
+
+    @property
+    def sending_application(self) -> str:
+        """MSH-3 raw."""
+        return self.get_raw("MSH-3")
+
+    @property
+    def sending_facility(self) -> str:
+        """MSH-4 raw."""
+        return self.get_raw("MSH-4")
+
+    @property
+    def receiving_application(self) -> str:
+        """MSH-5 raw."""
+        return self.get_raw("MSH-5")
+
+    @property
+    def receiving_facility(self) -> str:
+        """MSH-6 raw."""
+        return self.get_raw("MSH-6")
+
+    @property
+    def accept_ack_type(self) -> str:
+        """MSH-15 (AL, NE, ER, SU; '' in original mode)."""
+        return self.get("MSH-15")
+
+    @property
+    def application_ack_type(self) -> str:
+        """MSH-16 (AL, NE, ER, SU; '' in original mode)."""
+        return self.get("MSH-16")
+
+    @property
+    def charset(self) -> str:
+        """MSH-18 (first repetition), e.g. UNICODE UTF-8."""
+        return self.get("MSH-18")
+
+    def __str__(self) -> str:
+        return self.encode()
+
+    def __repr__(self) -> str:
+        return (f"Hl7Message(type={self.message_type!r}, control_id={self.control_id!r}, "
+                f"segments={len(self._segments)})")
+
+
+def _replace(old: str, p: Path, raw_value: str, seps: Separators) -> str:
+    """`old` field text with the element named by path `p` replaced by `raw_value`."""
+    if p.repetition is None and p.component is None:
+        return raw_value
+    reps = old.split(seps.repetition)
+    r = (p.repetition or 1) - 1
+    if r >= len(reps):
+        if not raw_value:
+            return old
+        reps.extend([""] * (r + 1 - len(reps)))
+    if p.component is None:
+        reps[r] = raw_value
+    else:
+        comps = reps[r].split(seps.component)
+        c = p.component - 1
+        if c >= len(comps):
+            if not raw_value:
+                return old
+            comps.extend([""] * (c + 1 - len(comps)))
+        if p.subcomponent is None:
+            comps[c] = raw_value
+        else:
+            subs = comps[c].split(seps.subcomponent)
+            s = p.subcomponent - 1
+            if s >= len(subs):
+                if not raw_value:
+                    return old
+                subs.extend([""] * (s + 1 - len(subs)))
+            subs[s] = raw_value
+            comps[c] = seps.subcomponent.join(subs)
+        reps[r] = seps.component.join(comps)
+    return seps.repetition.join(reps)
+
+
+def split_batch(text: str) -> list[Hl7Message]:
+    """Split a message, back-to-back messages or FHS/BHS envelopes into messages."""
+    from .batch import split_batch as _split_batch
+
+    return _split_batch(text)
