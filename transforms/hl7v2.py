@@ -7,6 +7,7 @@ from typing import Any
 
 from engine.message import Message
 from engine.steps import StepContext
+from protocols.hl7v2.escaping import Separators, unescape
 
 
 def message_type_in(message: Message, context: StepContext, types: list[str]) -> bool:
@@ -34,11 +35,16 @@ def copy_field(message: Message, context: StepContext, source: str, target: str)
 
 
 def to_json(message: Message, context: StepContext) -> Message:
-    """A JSON view: {"segments": [{"id": "PID", "fields": [...]}, ...]} with unescaped values."""
+    """JSON view: segments with fields split into repetitions and components, unescaped."""
     hl7 = message.hl7
+    seps = hl7.separators
     segments: list[dict[str, Any]] = []
     for segment in hl7.segments():
-        segments.append({"id": segment.name, "fields": segment.values()})
+        fields = segment.fields
+        start = 3 if segment.id in ("MSH", "FHS", "BHS") else 1
+        values: list[Any] = list(fields[1:start])
+        values.extend(_field_value(raw, seps) for raw in fields[start:])
+        segments.append({"id": segment.id, "fields": values})
     body = {
         "message_type": hl7.message_type,
         "control_id": hl7.control_id,
@@ -47,3 +53,11 @@ def to_json(message: Message, context: StepContext) -> Message:
         "segments": segments,
     }
     return message.replace(json.dumps(body, ensure_ascii=False, separators=(",", ":")), "json")
+
+
+def _field_value(raw: str, seps: Separators) -> Any:
+    """A string, a list of components, or a list of repetitions."""
+    reps = [[unescape(c, seps) for c in rep.split(seps.component)]
+            for rep in raw.split(seps.repetition)]
+    values = [rep[0] if len(rep) == 1 else rep for rep in reps]
+    return values[0] if len(values) == 1 else values

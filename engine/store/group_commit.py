@@ -108,7 +108,9 @@ class GroupCommitter:
                     result = op(conn)
                 except Exception as exc:  # one bad op must not sink the batch
                     conn.rollback_to_savepoint()
-                    results.append((d, False, exc))
+                    failed = StoreError(f"store write failed: {exc}")
+                    failed.__cause__ = exc
+                    results.append((d, False, failed))
                 else:
                     conn.release_savepoint()
                     results.append((d, True, result))

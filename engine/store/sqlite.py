@@ -29,8 +29,12 @@ _LIST_STATUS_SQL = {
     "dead": "m.status = 'received' AND EXISTS (SELECT 1 FROM deliveries d WHERE "
             "d.message_id = m.id AND d.status = 'dead') AND NOT EXISTS (SELECT 1 FROM "
             "deliveries d WHERE d.message_id = m.id AND d.status = 'queued')",
-    "sent": "m.status = 'received' AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE "
+    "sent": "m.status = 'received' AND EXISTS (SELECT 1 FROM deliveries d WHERE "
+            "d.message_id = m.id) AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE "
             "d.message_id = m.id AND d.status IN ('queued', 'dead'))",
+    # routed messages show their delivery state; 'received' is one with no deliveries
+    "received": "m.status = 'received' AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE "
+                "d.message_id = m.id)",
 }
 
 
@@ -272,15 +276,14 @@ class SqliteStore(Store):
         """Delete old contents, then old messages with no pending delivery, in one batch."""
         db = self._reader()
         with _write(db):
+            # pending messages are left out in the query, else a batch of them would stall
             ids = [r[0] for r in db.execute(
-                "SELECT id FROM messages WHERE channel = ? AND received_at < ? "
-                "AND content_pruned = 0 ORDER BY id LIMIT ?",
+                "SELECT id FROM messages m WHERE channel = ? AND received_at < ? "
+                "AND content_pruned = 0 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE "
+                "d.message_id = m.id AND d.status = 'queued') ORDER BY id LIMIT ?",
                 (channel, content_before, batch))]
             done = 0
             for message_id in ids:
-                if db.execute("SELECT 1 FROM deliveries WHERE message_id = ? AND "
-                              "status = 'queued' LIMIT 1", (message_id,)).fetchone():
-                    continue
                 db.execute("DELETE FROM contents WHERE message_id = ?", (message_id,))
                 db.execute("UPDATE messages SET content_pruned = 1 WHERE id = ?", (message_id,))
                 done += 1

@@ -70,6 +70,13 @@ def sanitize_filename(name: str) -> str:
     return name
 
 
+def _clean_value(value: Any) -> Any:
+    """A template value made safe on its own, so dots from a value and the template never merge."""
+    if isinstance(value, str):
+        return _DOTS.sub("_", _UNSAFE.sub("_", value))
+    return value
+
+
 class FileDestinationConfig(DestinationConfig):
     """Write each message to its own file in a directory."""
 
@@ -205,7 +212,8 @@ class FileDestination:
             "ext": extension_for(message.content_type),
         }
         try:
-            rendered = self.config.filename.format_map(values)
+            rendered = self.config.filename.format_map(
+                {key: _clean_value(value) for key, value in values.items()})
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
             raise PermanentDeliveryError(
                 f"filename template {self.config.filename!r} cannot be rendered for message "

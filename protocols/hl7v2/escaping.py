@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from functools import lru_cache
 
 from engine.errors import ParseError
 
@@ -14,7 +12,7 @@ HEADER_IDS = frozenset(("MSH", "FHS", "BHS"))
 _HEX = frozenset("0123456789abcdefABCDEF")
 # Escapes that unescape() keeps verbatim (formatting, highlighting, charset switches, local
 # Z escapes); escape() passes them through untouched so that get() -> set() keeps them.
-_VERBATIM_BODY = (r"H|N|Z[0-9A-Za-z_.\-]*|C[0-9A-Fa-f]{4}|M[0-9A-Fa-f]{4}(?:[0-9A-Fa-f]{2})?"
+_VERBATIM_BODY = (r"H|N|Z[0-9A-Za-z_.\-]+|C[0-9A-Fa-f]{4}|M[0-9A-Fa-f]{4}(?:[0-9A-Fa-f]{2})?"
                   r"|\.(?:sp\d*|fi|nf|ce|in[+-]?\d+|ti[+-]?\d+|sk[+-]?\d*)")
 _VERBATIM_RE = re.compile(f"(?:{_VERBATIM_BODY})\\Z")
 
@@ -24,16 +22,35 @@ def _bad_delimiter(ch: str) -> bool:
     return ch.isalnum() or ch.isspace() or ord(ch) < 32 or ord(ch) == 127
 
 
-@dataclass(frozen=True, slots=True)
 class Separators:
-    """The five (six from v2.7) delimiters a message declares in MSH-1 and MSH-2."""
+    """The five (six from v2.7) delimiters a message declares in MSH-1 and MSH-2 (immutable)."""
 
-    field: str = "|"
-    component: str = "^"
-    repetition: str = "~"
-    escape: str = "\\"
-    subcomponent: str = "&"
-    truncation: str | None = None
+    __slots__ = ("field", "component", "repetition", "escape", "subcomponent", "truncation",
+                 "_tables")
+
+    def __init__(self, field: str = "|", component: str = "^", repetition: str = "~",
+                 escape: str = "\\", subcomponent: str = "&",
+                 truncation: str | None = None) -> None:
+        self.field = field
+        self.component = component
+        self.repetition = repetition
+        self.escape = escape
+        self.subcomponent = subcomponent
+        self.truncation = truncation
+        self._tables: _Tables | None = None
+
+    def _key(self) -> tuple[str, str, str, str, str, str | None]:
+        return (self.field, self.component, self.repetition, self.escape, self.subcomponent,
+                self.truncation)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Separators) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Separators({self.field + self.encoding_characters!r})"
 
     @property
     def encoding_characters(self) -> str:
@@ -44,29 +61,49 @@ class Separators:
     @classmethod
     def from_header(cls, segment: str) -> Separators:
         """Read the delimiters from an MSH, FHS or BHS segment; ParseError if unusable."""
+        end = segment.find(segment[3], 4) if len(segment) > 3 else -1
+        declared = segment[3:] if end < 0 else segment[3:end]
+        try:
+            return _KNOWN[declared]
+        except KeyError:
+            pass
         sid = segment[:3]
         loc = sid if sid in HEADER_IDS else "MSH"
-        if len(segment) < 4:
+        if not declared:
             raise ParseError("header segment has no field separator", location=f"{loc}-1")
-        fs = segment[3]
+        fs, enc = declared[0], declared[1:]
         if _bad_delimiter(fs):
             raise ParseError(f"invalid field separator {fs!r}", location=f"{loc}-1")
-        end = segment.find(fs, 4)
-        enc = segment[4:] if end < 0 else segment[4:end]
         if len(enc) not in (4, 5):
             raise ParseError(f"encoding characters {enc[:10]!r} must be 4 (or 5) characters",
                              location=f"{loc}-2")
         for ch in enc:
             if _bad_delimiter(ch):
                 raise ParseError(f"invalid encoding character {ch!r}", location=f"{loc}-2")
-        if len(set(enc + fs)) != len(enc) + 1:
-            raise ParseError(f"duplicate delimiter in {fs + enc!r}", location=f"{loc}-2")
-        return cls(fs, enc[0], enc[1], enc[2], enc[3], enc[4] if len(enc) == 5 else None)
+        if len(set(declared)) != len(declared):
+            raise ParseError(f"duplicate delimiter in {declared!r}", location=f"{loc}-2")
+        seps = cls(fs, enc[0], enc[1], enc[2], enc[3], enc[4] if len(enc) == 5 else None)
+        if len(_KNOWN) < 256:
+            _KNOWN[declared] = seps
+        return seps
 
 
-@lru_cache(maxsize=64)
-def _tables(seps: Separators) -> tuple[tuple[str, ...], dict[str, str], dict[str, str],
-                                        re.Pattern[str]]:
+_KNOWN: dict[str, Separators] = {}
+"""Validated MSH-1 + MSH-2 strings -> their Separators (parsing is then a dict lookup)."""
+
+
+_Tables = tuple[tuple[str, ...], dict[str, str], dict[str, str], "re.Pattern[str]"]
+
+
+def _tables(seps: Separators) -> _Tables:
+    """Lookup tables of a delimiter set, built once per Separators instance."""
+    tables = seps._tables
+    if tables is None:
+        tables = seps._tables = _build_tables(seps)
+    return tables
+
+
+def _build_tables(seps: Separators) -> _Tables:
     """Per-delimiter-set lookup tables: specials, char->escape, escape body->char, regex."""
     e = seps.escape
     to_esc = {seps.field: f"{e}F{e}", seps.component: f"{e}S{e}",

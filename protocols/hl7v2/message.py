@@ -26,9 +26,11 @@ def split_segments(text: str) -> list[str]:
     """Clean the text (BOM, leading NUL/whitespace) and split it on CR, LF or CRLF."""
     if text and text[0] in _LEADING:
         text = text.lstrip(_LEADING)
-    if "\n" in text:
-        text = text.replace("\r\n", "\r").replace("\n", "\r")
-    return text.split("\r")
+    if "\n" not in text:
+        return text.split("\r")
+    if "\r" not in text:
+        return text.split("\n")
+    return text.replace("\r\n", "\r").replace("\n", "\r").split("\r")
 
 
 def check_segment(line: str, fs: str, ordinal: int) -> str | None:
@@ -36,63 +38,62 @@ def check_segment(line: str, fs: str, ordinal: int) -> str | None:
     sid = line[:3]
     if sid in _VALID_IDS or _SEGMENT_ID.fullmatch(sid):
         if len(line) == 3 or line[3] == fs:
-            _VALID_IDS.add(sid)
+            if len(_VALID_IDS) < 50_000:
+                _VALID_IDS.add(sid)
             return sid
     if _is_blank(line):
         return None
     shown = line[:12].encode("unicode_escape").decode("ascii")
-    raise ParseError(f"segment {ordinal} does not start with a valid segment id: {shown!r}",
-                     location=f"segment {ordinal}")
+    raise ParseError(f"invalid segment id (expected 3 letters/digits and the field separator):"
+                     f" {shown!r}", location=f"segment {ordinal}")
+
+
+def _split_fields(raw: str, fs: str) -> list[str]:
+    """Field texts of a segment; index = HL7 field number (MSH-1 is the separator)."""
+    fields = raw.split(fs)
+    if fields[0] in HEADER_IDS:
+        fields.insert(1, fs)
+    return fields
+
+
+def _join_fields(fields: list[str], fs: str) -> str:
+    """Inverse of _split_fields."""
+    if fields[0] in HEADER_IDS:
+        return fs.join([fields[0], *fields[2:]])
+    return fs.join(fields)
 
 
 class Segment:
-    """One segment; split into fields on first access and re-encoded only if changed."""
+    """A read-only view of one segment of a message."""
 
-    __slots__ = ("id", "_raw", "_fields", "_fs")
+    __slots__ = ("_msg", "_pos")
 
-    def __init__(self, sid: str, raw: str | None, fs: str,
-                 fields: list[str] | None = None) -> None:
-        self.id = sid
-        self._raw = raw
-        self._fs = fs
-        self._fields = fields
+    def __init__(self, msg: Hl7Message, position: int) -> None:
+        self._msg = msg
+        self._pos = position
 
     @property
-    def fields(self) -> list[str]:
-        """Raw field texts, index = HL7 field number (index 0 is the segment id)."""
-        fields = self._fields
-        if fields is None:
-            assert self._raw is not None
-            fields = self._raw.split(self._fs)
-            if self.id in HEADER_IDS:
-                fields.insert(1, self._fs)
-            self._fields = fields
-        return fields
+    def id(self) -> str:
+        """Segment id, e.g. PID."""
+        return self._msg._lines[self._pos][:3]
 
     @property
     def raw(self) -> str:
-        """The segment text (the original text when nothing was changed)."""
-        raw = self._raw
-        if raw is None:
-            fields = self.fields
-            if self.id in HEADER_IDS:
-                raw = self._fs.join([fields[0], *fields[2:]])
-            else:
-                raw = self._fs.join(fields)
-            self._raw = raw
-        return raw
+        """The segment text (verbatim unless it was changed through the message)."""
+        return self._msg._lines[self._pos]
+
+    @property
+    def fields(self) -> list[str]:
+        """Raw field texts (a copy); index = HL7 field number, index 0 the segment id."""
+        return list(self._msg._fields_at(self._pos))
 
     def field(self, number: int) -> str:
         """Raw text of field `number` (all repetitions); '' when absent."""
-        fields = self.fields
+        fields = self._msg._fields_at(self._pos)
         return fields[number] if 0 <= number < len(fields) else ""
 
-    def _changed(self) -> None:
-        """Forget the cached text after a field was modified."""
-        self._raw = None
-
     def __len__(self) -> int:
-        return len(self.fields) - 1
+        return len(self._msg._fields_at(self._pos)) - 1
 
     def __str__(self) -> str:
         return self.raw
@@ -104,12 +105,13 @@ class Segment:
 class Hl7Message:
     """A parsed HL7 v2 message; use `parse()`, `get()`, `set()` and `encode()`."""
 
-    __slots__ = ("separators", "_segments", "_index", "modified")
+    __slots__ = ("separators", "_lines", "_fields", "_index", "modified")
 
-    def __init__(self, segments: list[Segment], separators: Separators) -> None:
+    def __init__(self, lines: list[str], separators: Separators) -> None:
         self.separators = separators
-        self._segments = segments
-        self._index: dict[str, list[Segment]] | None = None
+        self._lines = lines
+        self._fields: list[list[str] | None] = [None] * len(lines)
+        self._index: dict[str, list[int]] | None = None
         self.modified = False
 
     # ------------------------------------------------------------------ parsing
@@ -128,60 +130,75 @@ class Hl7Message:
             raise ParseError(f"message must start with MSH, not {what}{hint}", location="MSH")
         seps = Separators.from_header(first)
         fs = seps.field
-        segments: list[Segment] = []
-        append = segments.append
-        for n, line in enumerate(lines, 1):
+        valid = _VALID_IDS
+        kept: list[str] = []
+        append = kept.append
+        n = 0
+        for line in lines:
+            n += 1
             if not line:
                 continue
-            sid = check_segment(line, fs, n)
-            if sid is not None:
-                append(Segment(sid, line, fs))
-        return cls(segments, seps)
+            if line[:3] in valid and (len(line) == 3 or line[3] == fs):
+                append(line)
+            elif check_segment(line, fs, n) is not None:
+                append(line)
+        return cls(kept, seps)
 
     # ----------------------------------------------------------------- segments
     def segments(self, name: str | None = None) -> list[Segment]:
         """All segments in order, or those with segment id `name`."""
         if name is None:
-            return list(self._segments)
-        return list(self._by_id().get(name, ()))
+            return [Segment(self, i) for i in range(len(self._lines))]
+        return [Segment(self, i) for i in self._by_id().get(name, ())]
 
     @property
     def segment_ids(self) -> list[str]:
         """The segment ids in message order (Z-segments included)."""
-        return [s.id for s in self._segments]
+        return [line[:3] for line in self._lines]
 
-    def _by_id(self) -> dict[str, list[Segment]]:
-        """Segment id -> segments, built on first use."""
+    def _by_id(self) -> dict[str, list[int]]:
+        """Segment id -> positions, built on first use."""
         index = self._index
         if index is None:
             index = {}
-            for seg in self._segments:
-                index.setdefault(seg.id, []).append(seg)
+            for i, line in enumerate(self._lines):
+                sid = line[:3]
+                if sid in index:
+                    index[sid].append(i)
+                else:
+                    index[sid] = [i]
             self._index = index
         return index
 
-    def _find(self, sid: str, occurrence: int) -> Segment | None:
-        """The `occurrence`-th (1-based) segment with id `sid`, or None."""
+    def _find(self, sid: str, occurrence: int) -> int:
+        """Position of the `occurrence`-th (1-based) `sid` segment, or -1."""
         if occurrence == 1 and sid == "MSH":
-            return self._segments[0]
+            return 0
         found = self._by_id().get(sid)
         if found is None or occurrence > len(found):
-            return None
+            return -1
         return found[occurrence - 1]
+
+    def _fields_at(self, pos: int) -> list[str]:
+        """The (cached) field list of the segment at `pos`."""
+        fields = self._fields[pos]
+        if fields is None:
+            fields = self._fields[pos] = _split_fields(self._lines[pos], self.separators.field)
+        return fields
 
     # ------------------------------------------------------------------ reading
     def get_raw(self, path: str, default: str = "") -> str:
         """Raw (still escaped) text at `path`; `default` when absent or empty."""
         p = parse_path(path)
-        seg = self._find(p.segment, p.occurrence)
-        if seg is None:
+        pos = self._find(p.segment, p.occurrence)
+        if pos < 0:
             return default
-        fields = seg.fields
+        fields = self._fields[pos] or self._fields_at(pos)
         f = p.field
         if f >= len(fields):
             return default
         value = fields[f]
-        if f <= 2 and seg.id in HEADER_IDS:  # MSH-1 / MSH-2 are not split
+        if f <= 2 and p.segment in HEADER_IDS:  # MSH-1 / MSH-2 are not split
             if (p.repetition or 1) > 1 or (p.component or 1) > 1 or (p.subcomponent or 1) > 1:
                 return default
             return value or default
@@ -232,28 +249,26 @@ class Hl7Message:
     # ------------------------------------------------------------------ writing
     def set(self, path: str, value: str) -> None:
         """Escape `value` and store it at `path`, creating missing elements as needed."""
+        if not isinstance(value, str):
+            raise TypeError(f"value for {path} must be a string, not {type(value).__name__}")
         self.set_raw(path, escape(value, self.separators))
 
     def set_raw(self, path: str, raw_value: str) -> None:
         """Store already-escaped text at `path`; only the target segment is re-encoded."""
         p = parse_path(path)
         if not isinstance(raw_value, str):
-            raise ValueError(f"value for {path} must be a string, not {type(raw_value).__name__}")
+            raise TypeError(f"value for {path} must be a string, not {type(raw_value).__name__}")
         seps = self.separators
-        forbidden = ["\r", "\n", seps.field]
-        if p.repetition is not None or p.component is not None:
-            forbidden.append(seps.repetition)
-        if p.component is not None:
-            forbidden.append(seps.component)
-        if p.subcomponent is not None:
-            forbidden.append(seps.subcomponent)
-        for ch in forbidden:
+        limit = 0 if p.repetition is None and p.component is None else (
+            1 if p.component is None else (2 if p.subcomponent is None else 3))
+        for ch in ("\r", "\n", seps.field, seps.repetition, seps.component,
+                   seps.subcomponent)[:3 + limit]:
             if ch in raw_value:
                 raise ValueError(f"raw value for {path} must not contain {ch!r}")
         if p.segment in HEADER_IDS and p.field <= 2:
             raise ValueError(f"{p.segment}-1 and {p.segment}-2 (the delimiters) cannot be set")
-        seg = self._find(p.segment, p.occurrence)
-        if seg is None:
+        pos = self._find(p.segment, p.occurrence)
+        if pos < 0:
             if not raw_value:
                 return
             count = len(self._by_id().get(p.segment, ()))
@@ -263,10 +278,11 @@ class Hl7Message:
             fields = [p.segment]
             if p.segment in HEADER_IDS:
                 fields += [seps.field, seps.encoding_characters]
-            seg = Segment(p.segment, None, seps.field, fields)
-            self._segments.append(seg)
-            self._by_id().setdefault(p.segment, []).append(seg)
-        fields = seg.fields
+            pos = len(self._lines)
+            self._lines.append(p.segment)
+            self._fields.append(fields)
+            self._by_id().setdefault(p.segment, []).append(pos)
+        fields = self._fields_at(pos)
         f = p.field
         old = fields[f] if f < len(fields) else ""
         new = _replace(old, p, raw_value, seps)
@@ -275,13 +291,13 @@ class Hl7Message:
         if f >= len(fields):
             fields.extend([""] * (f + 1 - len(fields)))
         fields[f] = new
-        seg._changed()
+        self._lines[pos] = _join_fields(fields, seps.field)
         self.modified = True
 
     # ----------------------------------------------------------------- encoding
     def encode(self) -> str:
         """The message as ER7 text: segments joined and terminated by CR."""
-        return "\r".join([s.raw for s in self._segments]) + "\r"
+        return "\r".join(self._lines) + "\r"
 
     def copy(self) -> Hl7Message:
         """An independent copy (re-parsed from the current encoding)."""
@@ -367,7 +383,7 @@ class Hl7Message:
 
     def __repr__(self) -> str:
         return (f"Hl7Message(type={self.message_type!r}, control_id={self.control_id!r}, "
-                f"segments={len(self._segments)})")
+                f"segments={len(self._lines)})")
 
 
 def _replace(old: str, p: Path, raw_value: str, seps: Separators) -> str:

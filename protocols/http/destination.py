@@ -20,14 +20,16 @@ from datetime import UTC
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from OpenSSL import SSL
 from pydantic import Field, field_validator, model_validator
 from twisted.internet import defer, error, protocol
 from twisted.internet.abstract import isIPAddress, isIPv6Address
+from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
 from twisted.internet.ssl import (
     Certificate,
     CertificateOptions,
-    PrivateCertificate,
     optionsForClientTLS,
     trustRootFromCertificates,
 )
@@ -96,7 +98,7 @@ class HttpDestinationConfig(DestinationConfig):
                     "`cert` + `key` for a client certificate, `verify: false` to skip "
                     "verification (testing only)")
     max_response_bytes: ByteSize = Field(
-        default="1MiB",
+        default="1MiB", validate_default=True,
         description="response bodies are read up to this size; the rest is discarded")
 
     @field_validator("url")
@@ -299,6 +301,29 @@ def _read_body(response: IResponse, limit: int) -> defer.Deferred[tuple[bytes, b
     return finished
 
 
+def _load_client_certificate(cert_path: str, key_path: str) -> dict[str, Any]:
+    """CertificateOptions arguments for a client certificate (leaf + chain) and its key."""
+    where = f"tls.cert/tls.key ({cert_path!r}, {key_path!r})"
+    try:
+        certs = x509.load_pem_x509_certificates(_load_file(cert_path, "cert"))
+    except ValueError as exc:
+        raise ConfigError(f"http destination: tls.cert {cert_path!r} is not a PEM "
+                          f"certificate: {exc}") from None
+    try:
+        key = serialization.load_pem_private_key(_load_file(key_path, "key"), password=None)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"http destination: tls.key {key_path!r} is not an unencrypted PEM "
+                          f"private key: {exc}") from None
+    options: dict[str, Any] = {"privateKey": key, "certificate": certs[0]}
+    if len(certs) > 1:
+        options["extraCertChain"] = certs[1:]
+    try:
+        CertificateOptions(**options).getContext()  # fails now if key and cert do not match
+    except SSL.Error as exc:
+        raise ConfigError(f"http destination: {where} do not match: {exc}") from None
+    return options
+
+
 @implementer(IPolicyForHTTPS)
 class _TlsPolicy:
     """Chooses the TLS client options for each connection from the destination's TlsConfig."""
@@ -306,7 +331,7 @@ class _TlsPolicy:
     def __init__(self, tls: TlsConfig | None) -> None:
         self._verify = tls.verify if tls is not None else True
         self._trust: Any = None
-        self._client_cert: PrivateCertificate | None = None
+        self._client_cert: dict[str, Any] = {}
         if tls is None:
             return
         if tls.ca is not None:
@@ -322,33 +347,23 @@ class _TlsPolicy:
                 raise ConfigError(f"http destination: tls.ca {tls.ca!r} is not valid PEM: "
                                   f"{exc}") from exc
         if tls.cert is not None and tls.key is not None:
-            cert_pem = _load_file(tls.cert, "cert")
-            key_pem = _load_file(tls.key, "key")
-            try:
-                self._client_cert = PrivateCertificate.loadPEM(cert_pem + b"\n" + key_pem)
-            except (SSL.Error, ValueError) as exc:
-                raise ConfigError(f"http destination: tls.cert/tls.key {tls.cert!r} / "
-                                  f"{tls.key!r} are not a valid PEM certificate and key: "
-                                  f"{exc}") from exc
+            self._client_cert = _load_client_certificate(tls.cert, tls.key)
 
     def creatorForNetloc(self, hostname: bytes, port: int) -> Any:  # noqa: N802 - Twisted API
         """TLS connection creator for one host."""
         host = hostname.decode("ascii")
         if self._verify:
             return optionsForClientTLS(host, trustRoot=self._trust,
-                                       clientCertificate=self._client_cert)
+                                       extraCertificateOptions=dict(self._client_cert))
         return _UnverifiedCreator(host, self._client_cert)
 
 
+@implementer(IOpenSSLClientConnectionCreator)
 class _UnverifiedCreator:
     """TLS without certificate checks (verify: false); still sends SNI."""
 
-    def __init__(self, host: str, client_cert: PrivateCertificate | None) -> None:
-        kwargs: dict[str, Any] = {"verify": False}
-        if client_cert is not None:
-            kwargs["privateKey"] = client_cert.privateKey.original
-            kwargs["certificate"] = client_cert.original
-        self._options = CertificateOptions(**kwargs)
+    def __init__(self, host: str, client_cert: dict[str, Any]) -> None:
+        self._options = CertificateOptions(verify=False, **client_cert)
         is_ip = isIPAddress(host) or isIPv6Address(host)
         self._sni = None if is_ip else host.encode("idna")
 
@@ -447,6 +462,8 @@ class HttpDestination:
                 raise RetryableDeliveryError(
                     f"no response from {self._url} within {self.config.timeout:g}s "
                     "(timeout)") from None
+            if any(isinstance(r, defer.CancelledError) for r in _reasons(exc)):
+                raise defer.CancelledError() from None  # the engine cancelled the send
             raise self._transport_error(exc) from exc
         finally:
             if timer.active():

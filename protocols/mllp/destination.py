@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections import deque
 from pathlib import Path
 from typing import Any, Literal
 
@@ -197,6 +198,29 @@ class _Slot:
         self.protocol: _MllpClientProtocol | None = None
 
 
+class _SlotPool:
+    """Free slots, most recently used first (so light traffic keeps to one connection)."""
+
+    def __init__(self, slots: list[_Slot]) -> None:
+        self._free = list(reversed(slots))
+        self._waiters: deque[defer.Deferred[_Slot]] = deque()
+
+    def acquire(self) -> defer.Deferred[_Slot]:
+        """A free slot now, or the next one released (waiters are served in order)."""
+        if self._free:
+            return defer.succeed(self._free.pop())
+        waiter: defer.Deferred[_Slot] = defer.Deferred(self._waiters.remove)
+        self._waiters.append(waiter)
+        return waiter
+
+    def release(self, slot: _Slot) -> None:
+        """Hand the slot to the oldest waiter, or put it back on top of the free stack."""
+        if self._waiters:
+            self._waiters.popleft().callback(slot)
+        else:
+            self._free.append(slot)
+
+
 def _read(path: str, what: str) -> bytes:
     """Read a TLS file, turning I/O errors into a config error."""
     try:
@@ -272,9 +296,7 @@ class MllpDestination:
         self._tls = client_tls_options(config.tls, host) if config.tls is not None else None
         self._factory = _ClientFactory(config.max_ack_bytes)
         self._slots = [_Slot() for _ in range(config.connections)]
-        self._idle: defer.DeferredQueue[_Slot] = defer.DeferredQueue()
-        for slot in self._slots:
-            self._idle.put(slot)
+        self._pool = _SlotPool(self._slots)
         self._closed = False
 
     @property
@@ -288,11 +310,11 @@ class MllpDestination:
             raise RetryableDeliveryError(f"MLLP destination {self.context.name} is closed")
         payload = message.content
         control_id = self._control_id(payload)
-        slot = await self._idle.get()
+        slot = await self._pool.acquire()
         try:
             return await self._exchange(slot, payload, control_id)
         finally:
-            self._idle.put(slot)
+            self._pool.release(slot)
 
     def _control_id(self, payload: bytes) -> str:
         """MSH-10 of the outgoing message; PermanentDeliveryError if it is not HL7 v2."""
@@ -336,6 +358,10 @@ class MllpDestination:
         except Exception as exc:
             reason = describe_failure(exc)
             self._forget(slot, proto, reason)
+            if self._closed:
+                raise RetryableDeliveryError(
+                    f"MLLP destination {self.context.name} was closed while waiting for an "
+                    f"ACK from {self.address}") from None
             raise RetryableDeliveryError(
                 f"connection to {self.address} failed before an ACK: {reason}") from None
         try:
@@ -360,20 +386,23 @@ class MllpDestination:
         if self._tls is not None:
             endpoint = wrapClientTLS(self._tls, endpoint, clock=self._reactor)
         timed_out = False
+        pending: defer.Deferred[Any]
 
-        def expire(d: defer.Deferred[Any]) -> None:
+        def expire() -> None:
             nonlocal timed_out
             timed_out = True
-            d.cancel()
+            pending.cancel()
 
-        connecting = endpoint.connect(self._factory)
-        timer = self._reactor.callLater(timeout, expire, connecting)
+        pending = connecting = endpoint.connect(self._factory)
+        timer = self._reactor.callLater(timeout, expire)
         try:
-            proto: _MllpClientProtocol = await connecting
+            proto: _MllpClientProtocol = await pending
             if self._tls is not None:
+                pending = proto.handshake
                 try:
-                    await proto.handshake
+                    await pending
                 except defer.CancelledError:
+                    proto.drop()
                     raise
                 except Exception as exc:
                     proto.drop()
@@ -383,6 +412,10 @@ class MllpDestination:
         except (defer.CancelledError, error.ConnectingCancelledError, error.TimeoutError):
             if not timed_out:
                 raise
+            if pending is not connecting:
+                raise RetryableDeliveryError(
+                    f"TLS handshake with {self.address} did not complete within "
+                    f"{_seconds(timeout)}") from None
             raise RetryableDeliveryError(
                 f"cannot connect to {self.address} within {_seconds(timeout)}") from None
         except RetryableDeliveryError:

@@ -177,9 +177,20 @@ class MllpSource:
     def handle(self, payload: bytes, peer: str) -> defer.Deferred[bytes | None]:
         """Parse, ingest and build the answer for one frame."""
         d = defer.ensureDeferred(self._handle(payload, peer))
+        d.addErrback(self._internal_error, payload, peer)
         self.in_flight.add(d)
         d.addBoth(self._done, d)
         return d
+
+    def _internal_error(self, failure: Failure, payload: bytes, peer: str) -> bytes | None:
+        """A bug must never leave the sender waiting or get an AA: answer AE."""
+        log.error("MLLP handler failed for a message from %s: %s", peer, failure.getTraceback())
+        try:
+            return build_ack(None, "AE", text="internal error; message not accepted",
+                             error_code="207",
+                             raw_fallback=payload.decode("latin-1")).encode("utf-8")
+        except Exception:  # noqa: BLE001 - nothing sensible left to answer
+            return None
 
     def _done(self, result: Any, d: defer.Deferred[Any]) -> Any:
         self.in_flight.discard(d)
@@ -205,7 +216,8 @@ class MllpSource:
         message.correlation_id = control_id or message.correlation_id
         message.business_key = control_id or None
         message.metadata["message_type"] = hl7.message_type
-        message._hl7 = hl7
+        # the channel parses its own copy on demand, so transforms never change the header
+        # this ACK is built from
         try:
             hl7.validate_header()
         except ParseError as exc:

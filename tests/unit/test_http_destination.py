@@ -19,11 +19,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pydantic import ValidationError
-from twisted.internet import ssl
+from twisted.internet import defer, ssl
+from twisted.protocols import policies
 from twisted.web import resource, server
 
 from engine.connector import ConnectorContext
-from engine.errors import PermanentDeliveryError, RetryableDeliveryError
+from engine.errors import ConfigError, PermanentDeliveryError, RetryableDeliveryError
 from engine.message import Message
 from protocols.http.destination import (
     HttpDestination,
@@ -31,7 +32,11 @@ from protocols.http.destination import (
     default_content_type,
     parse_retry_after,
 )
-from tests.unit.reactor_thread import reactor_thread, run_coroutine, run_in_reactor
+
+try:
+    from tests.unit.reactor_thread import reactor_thread, run_coroutine, run_in_reactor
+except ModuleNotFoundError:  # plain `pytest` with tests/unit not importable as a package
+    from reactor_thread import reactor_thread, run_coroutine, run_in_reactor  # type: ignore[no-redef]
 
 __all__ = ["reactor_thread"]  # the fixture is used by name
 
@@ -76,7 +81,9 @@ class _Recorder(resource.Resource):
         cn = None
         peer = getattr(request.channel.transport, "getPeerCertificate", None)
         if peer is not None and peer() is not None:
-            cn = peer().get_subject().CN
+            attrs = peer().to_cryptography().subject.get_attributes_for_oid(
+                NameOID.COMMON_NAME)
+            cn = str(attrs[0].value)
         self.seen.append(Seen(request.method.decode(), path, headers,
                               request.content.read(), cn))
         reply = self.replies.get(path, Reply())
@@ -88,17 +95,14 @@ class _Recorder(resource.Resource):
         return b"" if reply.status == 204 else reply.body
 
 
-class _CountingSite(server.Site):
-    def __init__(self, root: resource.Resource) -> None:
-        super().__init__(root)
-        self.connections = 0
-        self.protocols: list[Any] = []
+class _Counting(policies.WrappingFactory):
+    """Counts accepted connections and keeps them, to drop them at the end of a test."""
+
+    connections = 0
 
     def buildProtocol(self, addr: Any) -> Any:  # noqa: N802 - Twisted API
         self.connections += 1
-        proto = super().buildProtocol(addr)
-        self.protocols.append(proto)
-        return proto
+        return super().buildProtocol(addr)
 
 
 class Server:
@@ -107,23 +111,23 @@ class Server:
     def __init__(self, tls_options: Any = None) -> None:
         self.replies: dict[str, Reply] = {}
         self.seen: list[Seen] = []
-        self.site = _CountingSite(_Recorder(self.replies, self.seen))
-        self.site.noisy = False
+        self.site = server.Site(_Recorder(self.replies, self.seen))
+        self.factory = _Counting(self.site)
+        self.factory.noisy = False
         self._tls = tls_options
         self.port: Any = None
 
     def start(self, reactor: Any) -> None:
         """Listen on 127.0.0.1:0 (call on the reactor thread)."""
         if self._tls is None:
-            self.port = reactor.listenTCP(0, self.site, interface="127.0.0.1")
+            self.port = reactor.listenTCP(0, self.factory, interface="127.0.0.1")
         else:
-            self.port = reactor.listenSSL(0, self.site, self._tls, interface="127.0.0.1")
+            self.port = reactor.listenSSL(0, self.factory, self._tls, interface="127.0.0.1")
 
     def stop(self) -> Any:
         """Stop listening and drop open connections (call on the reactor thread)."""
-        for proto in self.site.protocols:
-            if proto.transport is not None:
-                proto.transport.abortConnection()
+        for proto in list(self.factory.protocols):
+            proto.transport.abortConnection()
         return self.port.stopListening()
 
     def url(self, path: str = "/x") -> str:
@@ -227,7 +231,7 @@ def test_keep_alive_reuses_one_connection(reactor_thread: Any, http_server: Serv
     finally:
         close(dest)
     assert len(http_server.seen) == 5
-    assert http_server.site.connections == 1
+    assert http_server.factory.connections == 1
 
 
 def test_response_cut_at_max_response_bytes(reactor_thread: Any, http_server: Server) -> None:
@@ -373,6 +377,23 @@ def test_server_never_answers_times_out(reactor_thread: Any, http_server: Server
     assert "0.3s" in str(info.value)
 
 
+def test_cancel_by_the_engine_is_not_turned_into_a_delivery_error(
+        reactor_thread: Any, http_server: Server) -> None:
+    http_server.replies["/hang"] = Reply(hang=True)
+    dest = make_dest(reactor_thread, http_server.url("/hang"))
+
+    def start() -> Any:
+        d = defer.ensureDeferred(dest.send(msg()))
+        reactor_thread.callLater(0.1, d.cancel)
+        return d
+
+    try:
+        with pytest.raises(defer.CancelledError):
+            run_in_reactor(start)
+    finally:
+        close(dest)
+
+
 def test_connection_dropped_by_server_retryable(reactor_thread: Any,
                                                 http_server: Server) -> None:
     class Drop(resource.Resource):
@@ -474,16 +495,13 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     cli_key_path = write("client.key", _pem_key(cli_key))
 
     def options(cert: x509.Certificate, key: Any, **kwargs: Any) -> Any:
-        private = ssl.PrivateCertificate.loadPEM(cert.public_bytes(pem) + _pem_key(key))
-        return ssl.CertificateOptions(privateKey=private.privateKey.original,
-                                      certificate=private.original, **kwargs)
+        return ssl.CertificateOptions(privateKey=key, certificate=cert, **kwargs)
 
-    ca_twisted = ssl.Certificate.loadPEM(ca[0].public_bytes(pem))
     return Pki(ca=ca_path, other_ca=other_path, client_cert=cli_cert_path,
                client_key=cli_key_path, server_options=options(srv_cert, srv_key),
-               mtls_server_options=options(srv_cert, srv_key, verify=True,
-                                           caCerts=[ca_twisted.original],
-                                           requireCertificate=True),
+               mtls_server_options=options(srv_cert, srv_key,
+                                           trustRoot=ssl.trustRootFromCertificates(
+                                               [ssl.Certificate.loadPEM(ca_path.read_bytes())])),
                wrong_host_options=options(bad_cert, bad_key))
 
 
@@ -495,7 +513,7 @@ def test_tls_server_verified_with_ca(reactor_thread: Any, pki: Pki) -> None:
             assert send(dest, msg()) == b"ok"
         finally:
             close(dest)
-        assert srv.site.connections == 1
+        assert srv.factory.connections == 1
 
 
 def test_tls_wrong_ca_is_retryable(reactor_thread: Any, pki: Pki) -> None:
@@ -552,6 +570,20 @@ def test_tls_missing_client_certificate_is_retryable(reactor_thread: Any, pki: P
         finally:
             close(dest)
         assert srv.url().split("//")[1].split("/")[0] in str(info.value)
+
+
+def test_tls_unreadable_files_fail_at_construction(reactor_thread: Any, pki: Pki,
+                                                   tmp_path: Path) -> None:
+    url = "https://127.0.0.1:1/x"
+    with pytest.raises(ConfigError, match="tls.ca"):
+        make_dest(reactor_thread, url, tls={"ca": str(tmp_path / "missing.pem")})
+    with pytest.raises(ConfigError, match="no PEM certificate"):
+        make_dest(reactor_thread, url, tls={"ca": str(pki.client_key)})
+    with pytest.raises(ConfigError, match="do not match"):
+        other_key = tmp_path / "other.key"
+        other_key.write_bytes(_pem_key(_key()))
+        make_dest(reactor_thread, url, tls={"cert": str(pki.client_cert),
+                                            "key": str(other_key)})
 
 
 # --- config and helpers -------------------------------------------------------------------

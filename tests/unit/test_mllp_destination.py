@@ -21,7 +21,7 @@ from tests.certs import make_test_pki
 from tests.mllp_server import AckServer, start_ack_server
 from tests.unit.reactor_thread import (
     reactor_thread,  # noqa: F401 - the session fixture
-    run_coro,
+    run_coroutine,
 )
 
 
@@ -92,12 +92,12 @@ class Harness:
 
     def send(self, dest: MllpDestination, message: Message) -> bytes:
         """Run dest.send on the reactor and block for the result."""
-        return run_coro(self.reactor, lambda: dest.send(message))
+        return run_coroutine(lambda: dest.send(message))
 
     def close(self) -> None:
         """Close every destination and stop every server."""
         for dest in self.destinations:
-            run_coro(self.reactor, dest.close)
+            run_coroutine(dest.close)
         for srv in list(self.servers):
             self.stop(srv)
 
@@ -276,6 +276,32 @@ def test_server_restart_between_sends(h: Harness) -> None:
     assert srv2.connections == 1
 
 
+def test_connect_timeout_is_retryable(h: Harness) -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        fillers: list[socket.socket] = []
+        try:
+            for _ in range(4):  # fill the accept queue until a connect hangs
+                filler = socket.socket()
+                fillers.append(filler)
+                filler.settimeout(0.2)
+                try:
+                    filler.connect(("127.0.0.1", port))
+                except TimeoutError:
+                    break
+            else:
+                pytest.skip("this kernel does not stall connects to a full accept queue")
+            dest = h.destination(port, connect_timeout="300ms")
+            with pytest.raises(RetryableDeliveryError) as info:
+                h.send(dest, msg("CT1"))
+            assert str(info.value) == f"cannot connect to 127.0.0.1:{port} within 0.3s"
+        finally:
+            for filler in fillers:
+                filler.close()
+
+
 # --- outgoing messages that are not HL7 ------------------------------------------------------
 
 
@@ -305,7 +331,7 @@ def _send_all(h: Harness, dest: MllpDestination, ids: list[str]) -> list[Any]:
         results = await defer.DeferredList(sends, consumeErrors=True)
         return [value if ok else value.value for ok, value in results]
 
-    return run_coro(h.reactor, all_of, timeout=20)
+    return run_coroutine(all_of, timeout=20)
 
 
 def test_concurrent_sends_are_serialised_on_one_connection(h: Harness) -> None:
@@ -330,6 +356,35 @@ def test_pool_of_connections(h: Harness) -> None:
     assert len(srv.received) == 9
 
 
+def test_pool_reuses_the_most_recent_connection_when_idle(h: Harness) -> None:
+    srv = h.server("AA")
+    dest = h.destination(srv.port, connections=3)
+    for n in range(4):
+        h.send(dest, msg(f"N{n}"))
+    assert srv.connections == 1
+
+
+def test_cancelled_send_drops_the_connection(h: Harness) -> None:
+    srv = h.server("no_reply")
+    dest = h.destination(srv.port, ack_timeout=5)
+
+    async def send_then_cancel() -> bool:
+        sending = defer.ensureDeferred(dest.send(msg("V1")))
+        await task.deferLater(h.reactor, 0.1, lambda: None)
+        sending.cancel()
+        try:
+            await sending
+        except defer.CancelledError:
+            return True
+        return False
+
+    assert run_coroutine(send_then_cancel)
+    wait_until(lambda: srv.open_connections == 0)
+    srv.mode = "AA"
+    assert b"MSA|AA|V2" in h.send(dest, msg("V2"))
+    assert srv.connections == 2
+
+
 # --- close --------------------------------------------------------------------------------
 
 
@@ -337,7 +392,7 @@ def test_close_closes_connections_and_refuses_further_sends(h: Harness) -> None:
     srv = h.server("AA")
     dest = h.destination(srv.port)
     h.send(dest, msg("Z1"))
-    run_coro(h.reactor, dest.close)
+    run_coroutine(dest.close)
     wait_until(lambda: srv.open_connections == 0)
     with pytest.raises(RetryableDeliveryError, match="closed"):
         h.send(dest, msg("Z2"))
@@ -357,8 +412,9 @@ def test_close_fails_a_send_waiting_for_its_ack(h: Harness) -> None:
             return exc
         return None
 
-    exc = run_coro(h.reactor, send_then_close)
+    exc = run_coroutine(send_then_close)
     assert isinstance(exc, RetryableDeliveryError)
+    assert "closed while waiting for an ACK" in str(exc)
 
 
 # --- TLS ----------------------------------------------------------------------------------
@@ -392,6 +448,23 @@ def test_tls_without_verification(h: Harness, pki: dict[str, str]) -> None:
     srv = h.server("AA", tls=TlsConfig(cert=pki["server_cert"], key=pki["server_key"]))
     dest = h.destination(srv.port, tls={"verify": False})
     assert b"MSA|AA|TLS5" in h.send(dest, msg("TLS5"))
+
+
+def test_tls_to_a_plain_server_times_out_the_handshake(h: Harness,
+                                                       pki: dict[str, str]) -> None:
+    srv = h.server("AA")
+    dest = h.destination(srv.port, connect_timeout=0.3, tls={"ca": pki["ca"]})
+    with pytest.raises(RetryableDeliveryError) as info:
+        h.send(dest, msg("TLS6"))
+    assert str(info.value) == (
+        f"TLS handshake with 127.0.0.1:{srv.port} did not complete within 0.3s")
+    wait_until(lambda: srv.open_connections == 0)
+
+
+def test_plain_to_a_tls_server_is_retryable(h: Harness, pki: dict[str, str]) -> None:
+    srv = h.server("AA", tls=TlsConfig(cert=pki["server_cert"], key=pki["server_key"]))
+    with pytest.raises(RetryableDeliveryError, match="before an ACK"):
+        h.send(h.destination(srv.port, ack_timeout=1), msg("TLS7"))
 
 
 def test_mutual_tls(h: Harness, pki: dict[str, str]) -> None:
