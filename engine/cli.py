@@ -137,7 +137,6 @@ def send() -> None:
 def send_mllp(address: str, files: tuple[str, ...], timeout: float) -> None:
     """Send each file's HL7 message(s) over MLLP; print each ACK's code and control id."""
     from protocols.hl7v2.message import Hl7Message
-
     from protocols.mllp.client import MllpClient, read_messages_file
 
     host, _, port = address.rpartition(":")

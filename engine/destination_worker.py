@@ -138,7 +138,9 @@ class DestinationWorker:
         started = time.perf_counter()
         message = Message(item.content, item.content_type, correlation_id=item.correlation_id,
                           metadata=item.metadata, channel=self.channel,
-                          message_id=item.message_id)
+                          message_id=item.message_id,
+                          idempotency_key=f"{self.channel}-{item.message_id}"
+                          + (f"-{item.part}" if item.part else ""))
         context = StepContext(self.channel, self.name)
         encoded: Stage | None = None
         try:

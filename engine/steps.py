@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import inspect
@@ -62,7 +63,9 @@ class StepResolver:
         path = (base / filename).resolve()
         if not path.exists():
             raise ConfigError(f"transform file {filename!r} not found in {base}")
-        module_name = f"plexus_user_transforms.{path.stem}"
+        # named after the full path: a.py in two folders must not share one module
+        digest = hashlib.sha1(str(path).encode()).hexdigest()[:12]
+        module_name = f"plexus_user_transforms.{path.stem}_{digest}"
         if module_name in sys.modules:
             return sys.modules[module_name]
         spec = importlib.util.spec_from_file_location(module_name, path)
@@ -70,7 +73,11 @@ class StepResolver:
             raise ConfigError(f"cannot load transform file {path}")
         module = importlib.util.module_from_spec(spec)
         sys.modules[module_name] = module
-        spec.loader.exec_module(module)
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[module_name]  # not a half-imported module next time
+            raise
         return module
 
 

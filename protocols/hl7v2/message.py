@@ -105,13 +105,13 @@ class Segment:
 class Hl7Message:
     """A parsed HL7 v2 message; use `parse()`, `get()`, `set()` and `encode()`."""
 
-    __slots__ = ("separators", "_lines", "_fields", "_index", "modified")
+    __slots__ = ("separators", "_lines", "_fields", "_ids", "modified")
 
     def __init__(self, lines: list[str], separators: Separators) -> None:
         self.separators = separators
         self._lines = lines
         self._fields: list[list[str] | None] = [None] * len(lines)
-        self._index: dict[str, list[int]] | None = None
+        self._ids: list[str] | None = None
         self.modified = False
 
     # ------------------------------------------------------------------ parsing
@@ -149,35 +149,32 @@ class Hl7Message:
         """All segments in order, or those with segment id `name`."""
         if name is None:
             return [Segment(self, i) for i in range(len(self._lines))]
-        return [Segment(self, i) for i in self._by_id().get(name, ())]
+        return [Segment(self, i) for i, sid in enumerate(self._segment_ids()) if sid == name]
 
     @property
     def segment_ids(self) -> list[str]:
         """The segment ids in message order (Z-segments included)."""
-        return [line[:3] for line in self._lines]
+        return list(self._segment_ids())
 
-    def _by_id(self) -> dict[str, list[int]]:
-        """Segment id -> positions, built on first use."""
-        index = self._index
-        if index is None:
-            index = {}
-            for i, line in enumerate(self._lines):
-                sid = line[:3]
-                if sid in index:
-                    index[sid].append(i)
-                else:
-                    index[sid] = [i]
-            self._index = index
-        return index
+    def _segment_ids(self) -> list[str]:
+        """Segment ids by position, built on first use."""
+        ids = self._ids
+        if ids is None:
+            ids = self._ids = [line[:3] for line in self._lines]
+        return ids
 
     def _find(self, sid: str, occurrence: int) -> int:
         """Position of the `occurrence`-th (1-based) `sid` segment, or -1."""
         if occurrence == 1 and sid == "MSH":
             return 0
-        found = self._by_id().get(sid)
-        if found is None or occurrence > len(found):
+        ids = self._ids or self._segment_ids()
+        try:
+            pos = ids.index(sid)
+            for _ in range(occurrence - 1):
+                pos = ids.index(sid, pos + 1)
+        except ValueError:
             return -1
-        return found[occurrence - 1]
+        return pos
 
     def _fields_at(self, pos: int) -> list[str]:
         """The (cached) field list of the segment at `pos`."""
@@ -189,7 +186,10 @@ class Hl7Message:
     # ------------------------------------------------------------------ reading
     def get_raw(self, path: str, default: str = "") -> str:
         """Raw (still escaped) text at `path`; `default` when absent or empty."""
-        p = parse_path(path)
+        return self._raw(parse_path(path), default)
+
+    def _raw(self, p: Path, default: str) -> str:
+        """Raw text of the element named by a parsed path."""
         pos = self._find(p.segment, p.occurrence)
         if pos < 0:
             return default
@@ -238,11 +238,11 @@ class Hl7Message:
 
     def get(self, path: str, default: str = "") -> str:
         """Unescaped text at `path` (e.g. PID-3.1, OBX[2]-5, PID-3(2).1); `default` if empty."""
-        value = self.get_raw(path, "")
+        p = parse_path(path)
+        value = self._raw(p, "")
         if not value:
             return default
-        if self.separators.escape in value and not (
-                path[:3] in HEADER_IDS and parse_path(path).field <= 2):
+        if self.separators.escape in value and not (p.field <= 2 and p.segment in HEADER_IDS):
             return unescape(value, self.separators)
         return value
 
@@ -271,7 +271,8 @@ class Hl7Message:
         if pos < 0:
             if not raw_value:
                 return
-            count = len(self._by_id().get(p.segment, ()))
+            ids = self._segment_ids()
+            count = ids.count(p.segment)
             if p.occurrence != count + 1:
                 raise ValueError(f"cannot create {p.segment}[{p.occurrence}]: the message has "
                                  f"{count} {p.segment} segment(s)")
@@ -281,7 +282,7 @@ class Hl7Message:
             pos = len(self._lines)
             self._lines.append(p.segment)
             self._fields.append(fields)
-            self._by_id().setdefault(p.segment, []).append(pos)
+            ids.append(p.segment)
         fields = self._fields_at(pos)
         f = p.field
         old = fields[f] if f < len(fields) else ""
@@ -420,8 +421,8 @@ def _replace(old: str, p: Path, raw_value: str, seps: Separators) -> str:
     return seps.repetition.join(reps)
 
 
-def split_batch(text: str) -> list[Hl7Message]:
+def split_batch(text: str, *, check_counts: bool = True) -> list[Hl7Message]:
     """Split a message, back-to-back messages or FHS/BHS envelopes into messages."""
     from .batch import split_batch as _split_batch
 
-    return _split_batch(text)
+    return _split_batch(text, check_counts=check_counts)

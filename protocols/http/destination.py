@@ -431,9 +431,13 @@ class HttpDestination:
         content_type = self.config.content_type or default_content_type(message)
         headers.addRawHeader(b"Content-Type", content_type.encode("utf-8"))
         headers.addRawHeader(b"X-Correlation-ID", _header_safe(message.correlation_id))
-        channel = message.channel or self.context.channel
-        ident = message.message_id if message.message_id is not None else message.correlation_id
-        headers.addRawHeader(b"Idempotency-Key", _header_safe(f"{channel}-{ident}"))
+        key = message.idempotency_key
+        if not key:
+            channel = message.channel or self.context.channel
+            ident = message.message_id if message.message_id is not None \
+                else message.correlation_id
+            key = f"{channel}-{ident}"
+        headers.addRawHeader(b"Idempotency-Key", _header_safe(key))
         return headers
 
     async def _exchange(self, headers: Headers, body: bytes) -> tuple[int, Any, bytes, bool]:
