@@ -33,6 +33,7 @@ destinations:
     type: file
     directory: {out}
     filename: "{{correlation_id}}.hl7"
+    fsync: {fsync}
 """
 
 MESSAGE = (
@@ -61,11 +62,12 @@ async def _connection(port: int, prefix: str, count: int, latencies: list[float]
     await writer.wait_closed()
 
 
-async def _drive(port: int, connections: int, messages: int) -> tuple[float, list[float]]:
+async def _drive(port: int, connections: int, messages: int,
+                 prefix: str = "B") -> tuple[float, list[float]]:
     latencies: list[float] = []
     per = messages // connections
     started = time.perf_counter()
-    await asyncio.gather(*[_connection(port, f"B{c}", per, latencies)
+    await asyncio.gather(*[_connection(port, f"{prefix}{c}", per, latencies)
                            for c in range(connections)])
     return time.perf_counter() - started, latencies
 
@@ -83,16 +85,19 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=10000)
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--store", choices=["sqlite"], default="sqlite")
+    parser.add_argument("--no-file-fsync", action="store_true",
+                        help="diagnosis only: do not fsync delivered files")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="plexus-bench-") as tmp:
         work = Path(tmp)
         port = free_port()
         out = work / "out"
-        engine = EngineProcess(work, {"bench": CHANNEL.format(port=port, out=out)},
+        engine = EngineProcess(work, {"bench": CHANNEL.format(port=port, out=out,
+                                                       fsync=not args.no_file_fsync)},
                                log_level="warning")
         with engine:
-            asyncio.run(_drive(port, min(args.connections, 4), args.warmup))
+            asyncio.run(_drive(port, min(args.connections, 4), args.warmup, prefix="W"))
             engine.wait_for(lambda: engine.metric("plexus_messages_sent_total", channel="bench",
                                                   destination="archive") >= args.warmup,
                             timeout=120, what="warm-up delivery")
@@ -106,6 +111,11 @@ def main() -> None:
                 time.sleep(0.05)
             delivered_elapsed = time.perf_counter() - started
             rss = _peak_rss_mb(engine.proc.pid)  # type: ignore[union-attr]
+            stages = {stage: engine.metric("plexus_stage_duration_seconds_sum", channel="bench",
+                                           stage=stage)
+                      / max(1.0, engine.metric("plexus_stage_duration_seconds_count",
+                                               channel="bench", stage=stage)) * 1000
+                      for stage in ("receive", "deliver")}
         files = sum(1 for _ in os.scandir(out))
     latencies.sort()
     p50 = statistics.median(latencies) * 1000
@@ -115,6 +125,7 @@ def main() -> None:
     print(f"delivered_rate={total / delivered_elapsed:,.0f} msg/s (end to end, file destination)")
     print(f"ack_latency_p50={p50:.2f} ms ack_latency_p99={p99:.2f} ms")
     print(f"peak_rss={rss:.1f} MB files_written={files}")
+    print("mean stage time: " + " ".join(f"{k}={v:.2f} ms" for k, v in stages.items()))
 
 
 if __name__ == "__main__":

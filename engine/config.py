@@ -66,6 +66,8 @@ class StoreSettings(StrictModel):
     backend: Literal["sqlite"] = Field(default="sqlite", description="sqlite (embedded)")
     path: str = Field(default="plexus.db", description="SQLite file, relative to data_dir")
     max_batch: int = Field(default=1000, ge=1, description="max writes per group commit")
+    commit_thread: bool = Field(
+        default=False, description="commit in a writer thread instead of the event loop")
 
 
 class AdminSettings(StrictModel):

@@ -25,7 +25,7 @@ def open_store(settings: Settings, reactor: Any = None) -> Store:
     path = settings.store.path
     if not os.path.isabs(path):
         path = os.path.join(settings.data_dir, path)
-    return SqliteStore(path, reactor, settings.store.max_batch)
+    return SqliteStore(path, reactor, settings.store.max_batch, settings.store.commit_thread)
 
 
 class Engine:
@@ -87,16 +87,15 @@ class Engine:
         yield defer.DeferredList([c.stop() for c in self.channels.values()])
         if self.admin_port is not None:
             yield defer.maybeDeferred(self.admin_port.stopListening)
-        yield threads.deferToThread(self.store.close)
+        self.store.close()
         log.info("plexus stopped")
 
     # -- health ------------------------------------------------------------------------
     def health(self) -> tuple[bool, str]:
         """Liveness: the reactor answers and the store writer is up."""
-        committer = getattr(self.store, "_committer", None)
         if self._stopping:
             return True, "stopping"
-        if committer is None or not committer._thread.is_alive():
+        if not self.store.writable:
             return False, "store writer is not running"
         return True, "ok"
 

@@ -121,6 +121,11 @@ class Store(abc.ABC):
     def close(self) -> None:
         """Flush pending writes and release connections."""
 
+    @property
+    @abc.abstractmethod
+    def writable(self) -> bool:
+        """True while the group-commit writer accepts writes."""
+
     # -- writes (group-committed) ------------------------------------------------
     @abc.abstractmethod
     def ingest(self, record: IngestRecord) -> Deferred[IngestResult]:

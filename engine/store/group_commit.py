@@ -1,8 +1,15 @@
-"""Group commit: one writer thread runs every waiting write in a single transaction.
+"""Group commit: every write waiting at a moment runs in one transaction.
 
 Callers on the reactor thread submit ``op(conn) -> result``; each gets a Deferred that
 fires (on the reactor thread) only after the transaction holding its op has committed.
-While one commit is in its fsync, new ops pile up and share the next transaction.
+
+Two ways to run the transaction, same contract:
+- inline (default, for an embedded store): the batch runs on the reactor thread in a
+  ``callLater(0)`` after the current I/O round, so every message read in that round shares
+  one commit. Measured faster here than a writer thread, whose GIL hand-offs cost more than
+  the fsync it overlaps.
+- threaded (for a network database whose commit is a round trip): one writer thread drains
+  everything queued while the previous commit was in flight.
 """
 
 from __future__ import annotations
@@ -15,11 +22,13 @@ from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred
 
+from .. import metrics
 from ..errors import StoreError
 
 log = logging.getLogger("plexus.store")
 
 Op = Callable[[Any], Any]
+Result = tuple[Deferred[Any], bool, Any]
 
 
 class Transactional(Protocol):
@@ -31,6 +40,7 @@ class Transactional(Protocol):
     def savepoint(self) -> None: ...
     def release_savepoint(self) -> None: ...
     def rollback_to_savepoint(self) -> None: ...
+    def close(self) -> None: ...
 
 
 _STOP = object()
@@ -40,43 +50,87 @@ class GroupCommitter:
     """Owns the write connection; batches ops from any number of callers."""
 
     def __init__(self, reactor: Any, connect: Callable[[], Transactional],
-                 max_batch: int = 1000, name: str = "plexus-writer") -> None:
+                 max_batch: int = 1000, threaded: bool = False,
+                 name: str = "plexus-writer") -> None:
         self._reactor = reactor
         self._connect = connect
         self._max_batch = max_batch
+        self._threaded = threaded
+        self._conn: Transactional | None = None
+        self._pending: list[tuple[Op, Deferred[Any]]] = []
+        self._flush_call: Any = None
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread = threading.Thread(target=self._run_thread, name=name, daemon=True)
         self._started = threading.Event()
         self._error: BaseException | None = None
+        self._open = False
         self.batches = 0
         self.ops = 0
 
+    @property
+    def alive(self) -> bool:
+        """True while writes are accepted."""
+        return self._open and (not self._threaded or self._thread.is_alive())
+
     def start(self) -> None:
-        """Open the connection in the writer thread and start serving ops."""
-        self._thread.start()
-        self._started.wait()
+        """Open the write connection and start accepting ops."""
+        if self._threaded:
+            self._thread.start()
+            self._started.wait()
+        else:
+            try:
+                self._conn = self._connect()
+            except Exception as exc:  # noqa: BLE001 - reported below
+                self._error = exc
         if self._error is not None:
             raise StoreError(f"cannot open the store: {self._error}") from self._error
+        self._open = True
 
     def stop(self) -> None:
-        """Finish the ops already submitted, then close."""
-        if self._thread.is_alive():
+        """Commit what was submitted, then close (call on the reactor thread)."""
+        if not self._open:
+            return
+        self._open = False
+        if self._threaded:
             self._queue.put(_STOP)
             self._thread.join()
+            return
+        if self._flush_call is not None and self._flush_call.active():
+            self._flush_call.cancel()
+        while self._pending:
+            self._flush()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def submit(self, op: Op) -> Deferred[Any]:
         """Run op(conn) in the next transaction; the Deferred fires after COMMIT."""
         d: Deferred[Any] = Deferred()
-        if not self._thread.is_alive():
+        if not self.alive:
             d.errback(StoreError("the store is closed"))
-            return d
-        self._queue.put((op, d))
+        elif self._threaded:
+            self._queue.put((op, d))
+        else:
+            self._pending.append((op, d))
+            if self._flush_call is None:
+                self._flush_call = self._reactor.callLater(0, self._flush)
         return d
 
-    def _run(self) -> None:
+    # -- inline ------------------------------------------------------------------
+    def _flush(self) -> None:
+        self._flush_call = None
+        batch = self._pending[:self._max_batch]
+        del self._pending[:self._max_batch]
+        if self._pending:
+            self._flush_call = self._reactor.callLater(0, self._flush)
+        assert self._conn is not None
+        _fire_all(self._execute(self._conn, batch))
+
+    # -- threaded ----------------------------------------------------------------
+    def _run_thread(self) -> None:
         try:
             conn = self._connect()
-        except BaseException as exc:  # noqa: BLE001 - reported to start()
+        except Exception as exc:  # noqa: BLE001 - reported to start()
             self._error = exc
             self._started.set()
             return
@@ -89,17 +143,18 @@ class GroupCommitter:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            if batch[-1] is _STOP or _STOP in batch:
+            if _STOP in batch:
                 stopping = True
                 batch = [item for item in batch if item is not _STOP]
             if batch:
-                self._run_batch(conn, batch)
-        close = getattr(conn, "close", None)
-        if close is not None:
-            close()
+                self._reactor.callFromThread(_fire_all, self._execute(conn, batch))
+        conn.close()
 
-    def _run_batch(self, conn: Transactional, batch: list[tuple[Op, Deferred[Any]]]) -> None:
-        results: list[tuple[Deferred[Any], bool, Any]] = []
+    # -- both ----------------------------------------------------------------------
+    def _execute(self, conn: Transactional, batch: list[tuple[Op, Deferred[Any]]]
+                 ) -> list[Result]:
+        """One transaction for the batch; a failing op fails alone, a failing commit all."""
+        results: list[Result] = []
         try:
             conn.begin()
             for op, d in batch:
@@ -125,10 +180,11 @@ class GroupCommitter:
             results = [(d, False, error) for _, d in batch]
         self.batches += 1
         self.ops += len(batch)
-        self._reactor.callFromThread(_fire_all, results)
+        metrics.STORE_COMMIT_BATCH.observe(len(batch))
+        return results
 
 
-def _fire_all(results: list[tuple[Deferred[Any], bool, Any]]) -> None:
+def _fire_all(results: list[Result]) -> None:
     for d, ok, value in results:
         if ok:
             d.callback(value)

@@ -75,10 +75,12 @@ class _Conn:
 class SqliteStore(Store):
     """Messages, contents and destination queues in one SQLite file."""
 
-    def __init__(self, path: str, reactor: Any = None, max_batch: int = 1000) -> None:
+    def __init__(self, path: str, reactor: Any = None, max_batch: int = 1000,
+                 commit_thread: bool = False) -> None:
         self.path = path
         self._reactor = reactor
         self._max_batch = max_batch
+        self._commit_thread = commit_thread
         self._committer: GroupCommitter | None = None
         self._local = threading.local()
 
@@ -93,7 +95,7 @@ class SqliteStore(Store):
             conn.close()
         if self._reactor is not None:
             self._committer = GroupCommitter(self._reactor, lambda: _Conn(self.path),
-                                             self._max_batch)
+                                             self._max_batch, threaded=self._commit_thread)
             self._committer.start()
 
     def close(self) -> None:
@@ -105,6 +107,11 @@ class SqliteStore(Store):
         if db is not None:
             db.close()
             self._local.db = None
+
+    @property
+    def writable(self) -> bool:
+        """True while the group-commit writer accepts writes."""
+        return self._committer is not None and self._committer.alive
 
     def _migrate(self, db: sqlite3.Connection) -> None:
         db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")

@@ -23,10 +23,12 @@ __all__ = ["reactor_thread"]  # the fixture is used by name
 
 BACKENDS: dict[str, Callable[[Path, Any], Store]] = {
     "sqlite": lambda tmp_path, reactor: SqliteStore(str(tmp_path / "plexus.db"), reactor),
+    "sqlite-commit-thread": lambda tmp_path, reactor: SqliteStore(
+        str(tmp_path / "plexus.db"), reactor, commit_thread=True),
 }
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "sqlite-commit-thread"])
 def backend(request: pytest.FixtureRequest) -> str:
     """The backend name; add "postgres" to params once BACKENDS has it."""
     return str(request.param)
@@ -105,6 +107,16 @@ def in_one_batch(store: Store, calls: list[Callable[[], defer.Deferred[Any]]]
     call and the number of batches the writer ran meanwhile (the holding one included).
     """
     writer = committer(store)
+    if not writer._threaded:
+        # inline commits run after the current reactor turn: one submit round is one batch
+        before = writer.batches
+
+        def submit_inline() -> defer.Deferred[Any]:
+            return defer.DeferredList([call() for call in calls], consumeErrors=True)
+
+        results = run_in_reactor(submit_inline)
+        return ([(ok, value if ok else value.value) for ok, value in results],
+                writer.batches - before + 1)
     holding, release = threading.Event(), threading.Event()
 
     def hold(_conn: Any) -> None:
@@ -134,7 +146,7 @@ def raw_sql(sql: str) -> Callable[[Any], Any]:
 
 
 def require_sqlite(backend: str) -> None:
-    if backend != "sqlite":
+    if not backend.startswith("sqlite"):
         pytest.skip("fault injection written for the SQLite connection")
 
 
