@@ -13,7 +13,7 @@ from .destination_worker import DestinationWorker
 from .errors import MessageError, TransformError
 from .message import Message, Receipt
 from .steps import StepContext, StepResolver, build_steps, run_filters, run_transforms
-from .store.base import IngestRecord, IngestResult, Stage, Store
+from .store.base import IngestRecord, IngestResult, QueueItem, Stage, Store
 
 log = logging.getLogger("plexus.channel")
 
@@ -107,6 +107,9 @@ class ChannelRuntime:
         for index, part in enumerate(parts):
             record.stages.append(Stage("transformed", part.content, part.content_type, index))
             record.destinations.extend((index, name) for name in self.workers)
+        for name, worker in self.workers.items():
+            if worker.can_take_handoff():
+                record.handoff[name] = worker.lease
         return None
 
     def _receipt(self, result: IngestResult, record: IngestRecord, error: MessageError | None,
@@ -125,6 +128,14 @@ class ChannelRuntime:
         if record.status == "filtered":
             metrics.MESSAGES_FILTERED.labels(self.name).inc()
             return Receipt("filtered", result.message_id)
-        for name in {dest for _, dest in record.destinations}:
+        if result.handed_off:
+            contents = {s.part: s for s in record.stages if s.stage == "transformed"}
+            for delivery_id, part, name in result.handed_off:
+                stage = contents[part]
+                self.workers[name].take(QueueItem(
+                    delivery_id, result.message_id, part, self.name, name, 0,
+                    record.correlation_id, stage.content_type, stage.content,
+                    record.received_at, record.metadata))
+        for name in {dest for _, dest in record.destinations} - set(record.handoff):
             self.workers[name].wake()
         return Receipt("accepted", result.message_id)

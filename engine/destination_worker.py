@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections import deque
 from typing import Any
 
 from twisted.internet import defer
@@ -44,6 +45,10 @@ class DestinationWorker:
         self._woken = False
         self._loop: defer.Deferred[None] | None = None
         self._next_due: float | None = None
+        self._in_flight: dict[int, defer.Deferred[None]] = {}
+        self._buffer: deque[QueueItem] = deque()
+        self._held: set[int] = set()  # delivery ids in the buffer or in flight
+        self._caught_up = False  # the last claim found less than it asked for
 
     def start(self) -> None:
         """Begin the claim/send loop."""
@@ -59,9 +64,23 @@ class DestinationWorker:
         self.wake()
         if self._loop is not None:
             yield self._loop
+        if self._in_flight:
+            yield defer.DeferredList(list(self._in_flight.values()))
         close = getattr(self.connector, "close", None)
         if close is not None:
             yield defer.ensureDeferred(_maybe_coro(close()))
+
+    def can_take_handoff(self) -> bool:
+        """True when new rows may skip the queue claim: unordered, no backlog, a free slot."""
+        return (self._running and not self.config.ordered and self._caught_up
+                and len(self._held) < self.config.max_in_flight)
+
+    def take(self, item: QueueItem) -> None:
+        """A row leased to us in the ingest transaction: send it without a claim."""
+        if item.delivery_id not in self._held:
+            self._held.add(item.delivery_id)
+            self._buffer.append(item)
+        self.wake()
 
     def wake(self) -> None:
         """New work may be waiting: stop sleeping."""
@@ -83,12 +102,18 @@ class DestinationWorker:
         self._woken = False
 
     async def _run(self) -> None:
-        limit = 1 if self.config.ordered else self.config.batch_size
+        if self.config.ordered:
+            await self._run_ordered()
+        else:
+            await self._run_pipelined()
+
+    async def _run_ordered(self) -> None:
+        """Claim the head of the queue, send one at a time, record the batch."""
         while self._running:
             self._woken = False
             try:
-                items = await self.store.claim(self.channel, self.name, limit,
-                                               self.config.ordered, self.lease)
+                items = await self.store.claim(self.channel, self.name, self.config.batch_size,
+                                               True, self.lease)
             except StoreError as exc:
                 log.error("claim failed for %s/%s: %s", self.channel, self.name, exc)
                 await self._sleep(self.poll_interval)
@@ -96,10 +121,7 @@ class DestinationWorker:
             if not items:
                 await self._sleep(self._idle_wait())
                 continue
-            if self.config.ordered:
-                outcomes = await self._send_in_order(items)
-            else:
-                outcomes = await self._send_concurrently(items)
+            outcomes = await self._send_in_order(items)
             try:
                 await self.store.complete(outcomes)
             except StoreError as exc:
@@ -108,6 +130,60 @@ class DestinationWorker:
                 await self._sleep(self.poll_interval)
                 continue
             self._count(outcomes)
+
+    async def _run_pipelined(self) -> None:
+        """Keep up to max_in_flight sends going; each records its own outcome when done."""
+        buffer = self._buffer
+        limit = self.config.max_in_flight
+        while self._running:
+            self._woken = False
+            if len(self._in_flight) >= limit:
+                await self._sleep(self.poll_interval)  # a finished send wakes us
+                continue
+            if not buffer:
+                asked = min(self.config.batch_size, 2 * limit)
+                try:
+                    claimed = await self.store.claim(self.channel, self.name, asked, False,
+                                                     self.lease)
+                except StoreError as exc:
+                    log.error("claim failed for %s/%s: %s", self.channel, self.name, exc)
+                    await self._sleep(self.poll_interval)
+                    continue
+                self._caught_up = len(claimed) < asked
+                # a lease that ran out while we still hold the row must not send it twice
+                for item in claimed:
+                    if item.delivery_id not in self._held:
+                        self._held.add(item.delivery_id)
+                        buffer.append(item)
+                if not buffer:
+                    await self._sleep(self._idle_wait() if not self._in_flight
+                                      else self.poll_interval)
+                    continue
+            while buffer and len(self._in_flight) < limit:
+                item = buffer.popleft()
+                self._in_flight[item.delivery_id] = defer.ensureDeferred(self._send_one(item))
+        while buffer:  # stopping: give back what was claimed but not started
+            item = buffer.popleft()
+            self._held.discard(item.delivery_id)
+            await self._complete_quietly([Outcome(item.delivery_id, "release", counted=False)])
+
+    async def _send_one(self, item: QueueItem) -> None:
+        try:
+            outcome = await self._deliver(item)
+            await self._complete_quietly([outcome])
+        finally:
+            self._in_flight.pop(item.delivery_id, None)
+            self._held.discard(item.delivery_id)
+            self.wake()
+
+    async def _complete_quietly(self, outcomes: list[Outcome]) -> None:
+        try:
+            await self.store.complete(outcomes)
+        except StoreError as exc:
+            # the lease expires and the row is claimed again: at-least-once holds
+            log.error("recording outcomes failed for %s/%s: %s", self.channel, self.name, exc)
+            return
+        self._count(outcomes)
 
     def _idle_wait(self) -> float:
         if self._next_due is None:
@@ -126,13 +202,6 @@ class DestinationWorker:
                                 for i in items[index + 1:])
                 break
         return outcomes
-
-    async def _send_concurrently(self, items: list[QueueItem]) -> list[Outcome]:
-        semaphore = defer.DeferredSemaphore(self.config.max_in_flight)
-        results = await defer.gatherResults(
-            [semaphore.run(lambda i=item: defer.ensureDeferred(self._deliver(i)))
-             for item in items], consumeErrors=True)
-        return list(results)
 
     async def _deliver(self, item: QueueItem) -> Outcome:
         started = time.perf_counter()

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 class Message:
     """Content plus envelope: content type, correlation id, metadata; HL7 parsed lazily."""
 
-    __slots__ = ("_content", "_hl7", "content_type", "correlation_id", "metadata",
+    __slots__ = ("_content", "_hl7", "content_type", "_correlation_id", "metadata",
                  "message_id", "channel", "idempotency_key", "business_key", "encoding")
 
     def __init__(self, content: bytes | str, content_type: str = "text", *,
@@ -28,7 +28,7 @@ class Message:
         self._content: bytes | None = content
         self._hl7: Hl7Message | None = None
         self.content_type = content_type
-        self.correlation_id = correlation_id or str(uuid.uuid4())
+        self._correlation_id = correlation_id
         self.metadata: dict[str, Any] = metadata if metadata is not None else {}
         self.channel = channel
         self.message_id = message_id
@@ -43,6 +43,17 @@ class Message:
         msg._content = None
         msg._hl7 = hl7
         return msg
+
+    @property
+    def correlation_id(self) -> str:
+        """The id carried end to end (MSH-10, ...); a new UUID when the source had none."""
+        if not self._correlation_id:
+            self._correlation_id = str(uuid.uuid4())
+        return self._correlation_id
+
+    @correlation_id.setter
+    def correlation_id(self, value: str) -> None:
+        self._correlation_id = value
 
     @property
     def content(self) -> bytes:

@@ -41,6 +41,8 @@ class IngestRecord:
     correlation_id: str
     stages: list[Stage]
     destinations: list[tuple[int, str]] = field(default_factory=list)  # (part, destination)
+    # destinations whose new rows this process leases at once and sends without a claim
+    handoff: dict[str, float] = field(default_factory=dict)  # destination -> lease seconds
     business_key: str | None = None
     idempotency_key: str | None = None
     duplicate_window: float = 0.0
@@ -54,6 +56,7 @@ class IngestResult:
 
     message_id: int
     duplicate_of: int | None = None
+    handed_off: list[tuple[int, int, str]] = field(default_factory=list)  # (id, part, dest)
 
 
 @dataclass(slots=True)

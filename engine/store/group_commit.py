@@ -34,7 +34,7 @@ Result = tuple[Deferred[Any], bool, Any]
 class Transactional(Protocol):
     """What the committer needs from a backend connection."""
 
-    def begin(self) -> None: ...
+    def begin(self, durable: bool = True) -> None: ...
     def commit(self) -> None: ...
     def rollback(self) -> None: ...
     def savepoint(self) -> None: ...
@@ -57,7 +57,7 @@ class GroupCommitter:
         self._max_batch = max_batch
         self._threaded = threaded
         self._conn: Transactional | None = None
-        self._pending: list[tuple[Op, Deferred[Any]]] = []
+        self._pending: list[tuple[Op, Deferred[Any], bool]] = []
         self._flush_call: Any = None
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run_thread, name=name, daemon=True)
@@ -103,15 +103,20 @@ class GroupCommitter:
             self._conn.close()
             self._conn = None
 
-    def submit(self, op: Op) -> Deferred[Any]:
-        """Run op(conn) in the next transaction; the Deferred fires after COMMIT."""
+    def submit(self, op: Op, durable: bool = True) -> Deferred[Any]:
+        """Run op(conn) in the next transaction; the Deferred fires after COMMIT.
+
+        A batch is flushed to disk (fsync) when any of its ops is durable; bookkeeping that
+        may be lost in a power failure (leases, delivery outcomes: at worst a resend) passes
+        durable=False and then costs no fsync of its own.
+        """
         d: Deferred[Any] = Deferred()
         if not self.alive:
             d.errback(StoreError("the store is closed"))
         elif self._threaded:
-            self._queue.put((op, d))
+            self._queue.put((op, d, durable))
         else:
-            self._pending.append((op, d))
+            self._pending.append((op, d, durable))
             if self._flush_call is None:
                 self._flush_call = self._reactor.callLater(0, self._flush)
         return d
@@ -151,13 +156,13 @@ class GroupCommitter:
         conn.close()
 
     # -- both ----------------------------------------------------------------------
-    def _execute(self, conn: Transactional, batch: list[tuple[Op, Deferred[Any]]]
+    def _execute(self, conn: Transactional, batch: list[tuple[Op, Deferred[Any], bool]]
                  ) -> list[Result]:
         """One transaction for the batch; a failing op fails alone, a failing commit all."""
         results: list[Result] = []
         try:
-            conn.begin()
-            for op, d in batch:
+            conn.begin(any(durable for _, _, durable in batch))
+            for op, d, _ in batch:
                 conn.savepoint()
                 try:
                     result = op(conn)
@@ -177,7 +182,7 @@ class GroupCommitter:
             except Exception:  # noqa: BLE001 - the connection may be gone already
                 pass
             error = StoreError(f"store commit failed: {exc}")
-            results = [(d, False, error) for _, d in batch]
+            results = [(d, False, error) for _, d, _ in batch]
         self.batches += 1
         self.ops += len(batch)
         metrics.STORE_COMMIT_BATCH.observe(len(batch))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sqlite3
@@ -11,6 +12,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
+from ..errors import StoreError
 from .base import (
     IngestRecord,
     IngestResult,
@@ -48,8 +50,15 @@ class _Conn:
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA foreign_keys=OFF")
         self.db.execute("PRAGMA busy_timeout=30000")
+        self._durable = True
 
-    def begin(self) -> None:
+    def begin(self, durable: bool = True) -> None:
+        # WAL + synchronous=NORMAL commits without fsync; the next FULL commit syncs the
+        # WAL up to and including these frames, so ordering and durability of ACKed
+        # messages are unchanged
+        if durable != self._durable:
+            self.db.execute("PRAGMA synchronous=" + ("FULL" if durable else "NORMAL"))
+            self._durable = durable
         self.db.execute("BEGIN IMMEDIATE")
 
     def commit(self) -> None:
@@ -81,6 +90,7 @@ class SqliteStore(Store):
         self._reactor = reactor
         self._max_batch = max_batch
         self._commit_thread = commit_thread
+        self._lock_fd: int | None = None
         self._committer: GroupCommitter | None = None
         self._local = threading.local()
 
@@ -88,9 +98,15 @@ class SqliteStore(Store):
     def open(self) -> None:
         """Create the schema if needed and start the group-commit writer."""
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        if self._reactor is not None:
+            self._lock_fd = _lock_exclusively(self.path + ".lock")
         conn = _Conn(self.path)
         try:
             self._migrate(conn.db)
+            if self._reactor is not None:
+                # one engine owns an SQLite store (the lock above): leases of a process
+                # that died are void, so its claimed work is taken up at once
+                conn.db.execute("UPDATE deliveries SET lease_until = 0 WHERE lease_until > 0")
         finally:
             conn.close()
         if self._reactor is not None:
@@ -107,6 +123,9 @@ class SqliteStore(Store):
         if db is not None:
             db.close()
             self._local.db = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     @property
     def writable(self) -> bool:
@@ -134,10 +153,10 @@ class SqliteStore(Store):
             self._local.db = db
         return db
 
-    def _submit(self, op: Any) -> Deferred[Any]:
+    def _submit(self, op: Any, durable: bool = True) -> Deferred[Any]:
         if self._committer is None:
             raise RuntimeError("store opened without a reactor: writes are not available")
-        return self._committer.submit(lambda conn: op(conn.db))
+        return self._committer.submit(lambda conn: op(conn.db), durable)
 
     # -- writes ----------------------------------------------------------------------
     def ingest(self, record: IngestRecord) -> Deferred[IngestResult]:
@@ -148,11 +167,11 @@ class SqliteStore(Store):
               lease_seconds: float) -> Deferred[list[QueueItem]]:
         """Lease due rows (ordered queues: only a due head and what follows it)."""
         return self._submit(lambda db: _claim(db, channel, destination, limit, ordered,
-                                              lease_seconds))
+                                              lease_seconds), durable=False)
 
     def complete(self, outcomes: list[Outcome]) -> Deferred[None]:
         """Write back a batch of attempt outcomes."""
-        return self._submit(lambda db: _complete(db, outcomes))
+        return self._submit(lambda db: _complete(db, outcomes), durable=False)
 
     # -- reads and admin actions -----------------------------------------------------
     def list_messages(self, channel: str | None = None, status: str | None = None,
@@ -307,6 +326,19 @@ class SqliteStore(Store):
             return done + len(old)
 
 
+def _lock_exclusively(path: str) -> int:
+    """Hold an exclusive lock on path for the life of the process (or until closed)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise StoreError(f"another Plexus process is using the store {path[:-5]} "
+                         "(SQLite stores are single-node; use PostgreSQL for several nodes)"
+                         ) from None
+    return fd
+
+
 class _write:
     """A short write transaction on a reader connection (admin actions, pruning)."""
 
@@ -346,14 +378,20 @@ def _ingest(db: sqlite3.Connection, r: IngestRecord) -> IngestResult:
         "INSERT INTO contents (message_id, stage, part, content_type, content) "
         "VALUES (?, ?, ?, ?, ?)",
         [(message_id, s.stage, s.part, s.content_type, s.content) for s in stages])
-    if duplicate_of is None and r.destinations:
-        db.executemany(
-            "INSERT INTO deliveries (message_id, part, channel, destination, status, attempts, "
-            "next_attempt_at, lease_until, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, 'queued', 0, 0, 0, ?, ?)",
-            [(message_id, part, r.channel, dest, r.received_at, r.received_at)
-             for part, dest in r.destinations])
-    return IngestResult(message_id, duplicate_of)
+    handed_off: list[tuple[int, int, str]] = []
+    if duplicate_of is None:
+        for part, dest in r.destinations:
+            lease = r.handoff.get(dest)
+            cur = db.execute(
+                "INSERT INTO deliveries (message_id, part, channel, destination, status, "
+                "attempts, next_attempt_at, lease_until, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, 'queued', 0, 0, ?, ?, ?)",
+                (message_id, part, r.channel, dest,
+                 r.received_at + lease if lease is not None else 0,
+                 r.received_at, r.received_at))
+            if lease is not None:
+                handed_off.append((cur.lastrowid, part, dest))  # type: ignore[arg-type]
+    return IngestResult(message_id, duplicate_of, handed_off)
 
 
 def _claim(db: sqlite3.Connection, channel: str, destination: str, limit: int, ordered: bool,

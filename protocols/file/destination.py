@@ -22,7 +22,8 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
-from twisted.internet import threads
+from twisted.internet import defer, threads
+from twisted.python.failure import Failure
 
 from engine.connector import ConnectorContext, DestinationConfig
 from engine.errors import PermanentDeliveryError, RetryableDeliveryError
@@ -140,7 +141,8 @@ def _fsync_directory(directory: str) -> None:
 
 
 def write_atomically(directory: str, name: str, data: bytes, *, fsync: bool = True,
-                     overwrite: bool = True, create_directory: bool = True) -> str:
+                     overwrite: bool = True, create_directory: bool = True,
+                     sync_directory: bool | None = None) -> str:
     """Write data to directory/name via a temp file and a rename; returns the final path."""
     if create_directory:
         os.makedirs(directory, exist_ok=True)
@@ -166,9 +168,45 @@ def write_atomically(directory: str, name: str, data: bytes, *, fsync: bool = Tr
         except OSError:
             pass
         raise
-    if fsync:
+    if fsync if sync_directory is None else sync_directory:
         _fsync_directory(directory)
     return final
+
+
+class DirectorySync:
+    """Coalesces directory fsyncs: every rename done before a sync starts shares that sync."""
+
+    def __init__(self, reactor: Any, directory: str) -> None:
+        self._reactor = reactor
+        self._directory = directory
+        self._running = False
+        self._waiting: list[defer.Deferred[None]] = []
+
+    def sync(self) -> defer.Deferred[None]:
+        """Fires once an fsync of the directory that started after this call has finished."""
+        d: defer.Deferred[None] = defer.Deferred()
+        self._waiting.append(d)
+        if not self._running:
+            self._start()
+        return d
+
+    def _start(self) -> None:
+        self._running = True
+        batch, self._waiting = self._waiting, []
+        done = threads.deferToThreadPool(self._reactor, self._reactor.getThreadPool(),
+                                         _fsync_directory, self._directory)
+
+        def finished(result: Any) -> None:
+            self._running = False
+            for waiter in batch:
+                if isinstance(result, Failure):
+                    waiter.errback(result)
+                else:
+                    waiter.callback(None)
+            if self._waiting:
+                self._start()
+
+        done.addBoth(finished)
 
 
 def _publish_no_clobber(temp: str, final: str) -> None:
@@ -199,6 +237,7 @@ class FileDestination:
         self.context = context
         self._reactor = context.reactor
         self._directory = os.path.abspath(os.path.expanduser(config.directory))
+        self._directory_sync = DirectorySync(self._reactor, self._directory)
 
     def filename_for(self, message: Message, now: datetime | None = None) -> str:
         """The sanitised file name for a message; PermanentDeliveryError if it cannot render."""
@@ -233,7 +272,9 @@ class FileDestination:
             final = await threads.deferToThreadPool(
                 reactor, reactor.getThreadPool(), write_atomically, self._directory, name,
                 message.content, fsync=self.config.fsync, overwrite=self.config.overwrite,
-                create_directory=self.config.create_directory)
+                create_directory=self.config.create_directory, sync_directory=False)
+            if self.config.fsync:
+                await self._directory_sync.sync()
         except _Exists as exc:
             raise PermanentDeliveryError(
                 f"{exc.args[0]} already exists and overwrite is false") from None

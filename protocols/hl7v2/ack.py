@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
-import uuid
 from datetime import datetime
 from typing import Literal
 
@@ -42,6 +43,15 @@ _VERSION_RE = re.compile(r"2\.\d{1,2}(?:\.\d{1,2})?")
 _TRIGGER_RE = re.compile(r"[A-Z0-9]{3}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _OUTCOMES = {"accept": ("AA", "CA"), "error": ("AE", "CE"), "reject": ("AR", "CR")}
+
+# ACK control ids: a random per-process prefix and a counter (unique, cheap: no uuid per ACK)
+_ACK_PREFIX = os.urandom(5).hex().upper()
+_ack_counter = itertools.count(1)
+
+
+def _next_ack_id() -> str:
+    """A unique MSH-10 for an ACK (20 characters at most)."""
+    return f"{_ACK_PREFIX}{next(_ack_counter):010d}"
 
 
 def is_ack(msg: Hl7Message) -> bool:
@@ -159,7 +169,7 @@ def build_ack(original: Hl7Message | None, code: str, *, text: str = "",
     else:
         msh9 = cs.join(("ACK", head.trigger))
     stamp = (now or datetime.now()).strftime("%Y%m%d%H%M%S")
-    own_id = escape(control_id, seps) if control_id else uuid.uuid4().hex[:20].upper()
+    own_id = escape(control_id, seps) if control_id else _next_ack_id()
     msh = ["MSH", seps.encoding_characters, head.receiving_app, head.receiving_fac,
            head.sending_app, head.sending_fac, stamp, "", msh9, own_id, head.processing,
            head.version]

@@ -203,17 +203,27 @@ class MllpSource:
         except UnicodeDecodeError:
             text, encoding = payload.decode("latin-1"), "latin-1"
         message = Message(payload, "hl7v2", metadata={"source": peer}, encoding=encoding)
+        head = text.lstrip("\ufeff \r\n\t\x00")[:3]
+        if head in ("FHS", "BHS"):
+            return await self._reject(message, None, RejectedError(
+                "HL7 batches (FHS/BHS) are not accepted over MLLP; send one message per frame",
+                head), text, "100")
         try:
             hl7 = Hl7Message.parse(text)
         except ParseError as exc:
             return await self._reject(message, None, exc, text, "100")
+        if len(hl7.segments("MSH")) > 1:
+            return await self._reject(message, hl7, RejectedError(
+                "the frame holds more than one message; send one message per frame", "MSH"),
+                text, "100")
         if is_ack(hl7):
             # never acknowledge an acknowledgment; keep it so nothing is lost
             await self._store_rejection(message, RejectedError(
                 "inbound acknowledgment on a listener; not acknowledged", "MSH-9"))
             return None
         control_id = hl7.control_id
-        message.correlation_id = control_id or message.correlation_id
+        if control_id:
+            message.correlation_id = control_id
         message.business_key = control_id or None
         message.metadata["message_type"] = hl7.message_type
         # the channel parses its own copy on demand, so transforms never change the header
