@@ -52,7 +52,10 @@ def run(paths: tuple[str, ...], settings_path: str | None, data_dir: str | None,
         if transforms_dir:
             settings.transforms_dir = transforms_dir
         setup_logging(settings.log_level)
-        channels = load_channels(list(paths) or settings.channels)
+        from .steps import StepResolver
+
+        channels = load_channels(list(paths) or settings.channels,
+                                 resolver=StepResolver(settings.transforms_dir))
     except ConfigError as exc:
         _fail(exc)
         return
@@ -82,19 +85,10 @@ def run(paths: tuple[str, ...], settings_path: str | None, data_dir: str | None,
 @click.option("--transforms-dir", help="folder of extra transform files")
 def validate(paths: tuple[str, ...], transforms_dir: str | None) -> None:
     """Check channel files; print every error as file:line:col: message."""
-    from .steps import StepResolver, build_steps
+    from .steps import StepResolver
 
     try:
-        channels = load_channels(list(paths))
-        resolver = StepResolver(transforms_dir)
-        for channel in channels:
-            for steps in [channel.filters, channel.transforms,
-                          *[d.filters for d in channel.destinations],
-                          *[d.transforms for d in channel.destinations]]:
-                try:
-                    build_steps(steps, resolver)
-                except ConfigError as exc:
-                    raise ConfigError(exc.message, channel.__dict__.get("_file"), 1, 1) from None
+        channels = load_channels(list(paths), resolver=StepResolver(transforms_dir))
     except ConfigError as exc:
         _fail(exc)
         return
@@ -102,10 +96,16 @@ def validate(paths: tuple[str, ...], transforms_dir: str | None) -> None:
 
 
 @main.command()
-def schema() -> None:
-    """Print the JSON Schema of channel files."""
+@click.option("--markdown", is_flag=True, help="the connector reference as Markdown instead")
+def schema(markdown: bool) -> None:
+    """Print the JSON Schema of channel files (or the Markdown connector reference)."""
     from .config import channel_model
 
+    if markdown:
+        from .reference import connector_reference
+
+        click.echo(connector_reference())
+        return
     click.echo(json.dumps(channel_model().model_json_schema(by_alias=True), indent=2))
 
 
@@ -236,15 +236,15 @@ def messages_show(message_id: int, settings_path: str | None, data_dir: str | No
 def replay(message_ids: tuple[int, ...], dead_letter: bool, channel: str | None,
            destination: str | None, settings_path: str | None, data_dir: str | None) -> None:
     """Queue messages for delivery again (by id, or a channel's dead letters)."""
+    if dead_letter and not channel:
+        raise click.UsageError("--dead-letter needs --channel")
+    if not dead_letter and not message_ids:
+        raise click.UsageError("give message ids or --dead-letter --channel C")
     store = _store(settings_path, data_dir)
     if dead_letter:
-        if not channel:
-            raise click.UsageError("--dead-letter needs --channel")
-        count = store.replay_dead(channel, destination)
-    elif message_ids:
-        count = store.replay(list(message_ids), destination)
+        count = store.replay_dead(channel, destination)  # type: ignore[arg-type]
     else:
-        raise click.UsageError("give message ids or --dead-letter --channel C")
+        count = store.replay(list(message_ids), destination)
     click.echo(f"{count} deliveries queued again")
 
 

@@ -28,12 +28,13 @@ class ChannelBase(StrictModel):
     """A channel: one source, filters and transforms, one or more destinations."""
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="unique channel name")
-    description: str = ""
-    enabled: bool = True
+    description: str = Field(default="", description="free text for people")
+    enabled: bool = Field(default=True, description="false: loaded and validated, not run")
     filters: list[StepConfig] = Field(default_factory=list,
                                       description="all must pass, else FILTERED (ACK AA)")
     transforms: list[StepConfig] = Field(default_factory=list, description="run in order")
-    retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig,
+                                       description="{content: 30d, metadata: 365d}")
 
     @field_validator("filters", "transforms", mode="before")
     @classmethod
@@ -97,6 +98,10 @@ def _located_errors(doc: Located, exc: pydantic.ValidationError) -> list[ConfigE
     errors = []
     for err in exc.errors():
         path = _data_path(doc.data, err["loc"])
+        if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            node = _node_at(doc.data, path)
+            if isinstance(node, dict) and "type" in node:
+                path = (*path, "type")
         where = ".".join(str(p) for p in path) or "(top)"
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
@@ -105,6 +110,12 @@ def _located_errors(doc: Located, exc: pydantic.ValidationError) -> list[ConfigE
             msg = f"missing required key {err['loc'][-1]!r}"
         errors.append(doc.error(path, f"{where}: {msg}"))
     return errors
+
+
+def _node_at(data: Any, path: tuple[Any, ...]) -> Any:
+    for part in path:
+        data = data[part]
+    return data
 
 
 def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -129,8 +140,13 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(path)
 
 
-def parse_channel(text: str, file: str, env: dict[str, str] | None = None) -> Any:
-    """Validate one channel document; raises ConfigError or a list of them."""
+def parse_channel(text: str, file: str, env: dict[str, str] | None = None,
+                  resolver: Any = None) -> Any:
+    """Validate one channel document; raises ConfigErrors with every problem found.
+
+    With a step resolver (engine.steps.StepResolver), every filter and transform is also
+    imported and its arguments checked, each error at the line of its `use`.
+    """
     doc = load_yaml(text, file, env)
     if not isinstance(doc.data, dict):
         raise ConfigError("a channel file is a mapping with name, source, destinations",
@@ -139,13 +155,37 @@ def parse_channel(text: str, file: str, env: dict[str, str] | None = None) -> An
         channel = channel_model().model_validate(doc.data)
     except pydantic.ValidationError as exc:
         raise ConfigErrors(_located_errors(doc, exc)) from None
+    errors: list[ConfigError] = []
     seen: set[str] = set()
     for i, dest in enumerate(channel.destinations):
         if dest.name in seen:
-            raise doc.error(("destinations", i, "name"),
-                            f"destination name {dest.name!r} is used twice")
+            errors.append(doc.error(("destinations", i, "name"),
+                                    f"destination name {dest.name!r} is used twice"))
         seen.add(dest.name)
+    if resolver is not None:
+        errors.extend(_step_errors(channel, doc, resolver))
+    if errors:
+        raise ConfigErrors(errors)
+    channel.__dict__["_file"] = file
+    channel.__dict__["_name_position"] = doc.where(("name",))
     return channel
+
+
+def _step_errors(channel: Any, doc: Located, resolver: Any) -> list[ConfigError]:
+    """Import every step and check its arguments; errors point at its `use` line."""
+    groups: list[tuple[tuple[Any, ...], list[StepConfig]]] = [
+        (("filters",), channel.filters), (("transforms",), channel.transforms)]
+    for j, dest in enumerate(channel.destinations):
+        groups += [(("destinations", j, "filters"), dest.filters),
+                   (("destinations", j, "transforms"), dest.transforms)]
+    errors = []
+    for base, steps in groups:
+        for i, step in enumerate(steps):
+            try:
+                resolver.check(step)
+            except ConfigError as exc:
+                errors.append(doc.error((*base, i, "use"), exc.message))
+    return errors
 
 
 class ConfigErrors(ConfigError):
@@ -174,13 +214,14 @@ def channel_files(paths: list[str]) -> list[Path]:
     return found
 
 
-def load_channels(paths: list[str], env: dict[str, str] | None = None) -> list[Any]:
+def load_channels(paths: list[str], env: dict[str, str] | None = None,
+                  resolver: Any = None) -> list[Any]:
     """Load and validate channels; raises ConfigErrors with every problem found."""
     channels, errors = [], []
     names: dict[str, str] = {}
     for path in channel_files(paths):
         try:
-            channel = parse_channel(path.read_text(encoding="utf-8"), str(path), env)
+            channel = parse_channel(path.read_text(encoding="utf-8"), str(path), env, resolver)
         except ConfigErrors as exc:
             errors.extend(exc.errors)
             continue
@@ -188,11 +229,11 @@ def load_channels(paths: list[str], env: dict[str, str] | None = None) -> list[A
             errors.append(exc)
             continue
         if channel.name in names:
+            line, column = channel.__dict__["_name_position"]
             errors.append(ConfigError(f"channel name {channel.name!r} is also used in "
-                                      f"{names[channel.name]}", str(path), 1, 1))
+                                      f"{names[channel.name]}", str(path), line, column))
             continue
         names[channel.name] = str(path)
-        channel.__dict__["_file"] = str(path)
         channels.append(channel)
     if errors:
         raise ConfigErrors(errors)

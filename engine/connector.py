@@ -98,9 +98,14 @@ class DestinationConfig(StrictModel):
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", description="unique within the channel")
     type: str
-    filters: list[StepConfig] = Field(default_factory=list)
-    transforms: list[StepConfig] = Field(default_factory=list)
-    retry: RetryConfig = Field(default_factory=RetryConfig)
+    filters: list[StepConfig] = Field(default_factory=list,
+                                      description="per-destination filters (all must pass)")
+    transforms: list[StepConfig] = Field(default_factory=list,
+                                         description="per-destination transforms (run in "
+                                         "the destination worker; output stored as encoded)")
+    retry: RetryConfig = Field(default_factory=RetryConfig,
+                               description="{attempts, initial_interval, max_interval, "
+                               "multiplier, jitter, backoff}; then dead letter")
     ordered: bool = Field(default=False, description="send strictly in arrival order")
     max_in_flight: int = Field(default=8, ge=1, description="concurrent sends when not ordered")
     batch_size: int = Field(default=50, ge=1, le=1000, description="rows claimed per batch")

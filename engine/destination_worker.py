@@ -49,6 +49,7 @@ class DestinationWorker:
         self._buffer: deque[QueueItem] = deque()
         self._held: set[int] = set()  # delivery ids in the buffer or in flight
         self._caught_up = False  # the last claim found less than it asked for
+        self._claim_needed = True  # rows may be queued that nobody has claimed yet
 
     def start(self) -> None:
         """Begin the claim/send loop."""
@@ -80,10 +81,15 @@ class DestinationWorker:
         if item.delivery_id not in self._held:
             self._held.add(item.delivery_id)
             self._buffer.append(item)
-        self.wake()
+        self._kick()
 
     def wake(self) -> None:
-        """New work may be waiting: stop sleeping."""
+        """New rows may be waiting in the queue: stop sleeping and claim."""
+        self._claim_needed = True
+        self._kick()
+
+    def _kick(self) -> None:
+        """Stop sleeping (work in hand or a free slot), without a claim of its own."""
         self._woken = True
         if self._wakeup is not None and not self._wakeup.called:
             d, self._wakeup = self._wakeup, None
@@ -95,7 +101,7 @@ class DestinationWorker:
             return
         d: defer.Deferred[None] = defer.Deferred()
         self._wakeup = d
-        call = self.reactor.callLater(max(0.0, seconds), self.wake)
+        call = self.reactor.callLater(max(0.0, seconds), self.wake)  # poll the queue
         await d
         if call.active():
             call.cancel()
@@ -141,6 +147,11 @@ class DestinationWorker:
                 await self._sleep(self.poll_interval)  # a finished send wakes us
                 continue
             if not buffer:
+                if self._caught_up and not self._claim_needed:
+                    # nothing new was queued: wait for a hand-off, a wake-up or the poll
+                    await self._sleep(self._idle_wait())
+                    continue
+                self._claim_needed = False
                 asked = min(self.config.batch_size, 2 * limit)
                 try:
                     claimed = await self.store.claim(self.channel, self.name, asked, False,
@@ -156,8 +167,7 @@ class DestinationWorker:
                         self._held.add(item.delivery_id)
                         buffer.append(item)
                 if not buffer:
-                    await self._sleep(self._idle_wait() if not self._in_flight
-                                      else self.poll_interval)
+                    await self._sleep(self._idle_wait())
                     continue
             while buffer and len(self._in_flight) < limit:
                 item = buffer.popleft()
@@ -174,7 +184,7 @@ class DestinationWorker:
         finally:
             self._in_flight.pop(item.delivery_id, None)
             self._held.discard(item.delivery_id)
-            self.wake()
+            self._kick()
 
     async def _complete_quietly(self, outcomes: list[Outcome]) -> None:
         try:

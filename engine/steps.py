@@ -58,6 +58,10 @@ class StepResolver:
         self._cache[use] = fn
         return fn
 
+    def check(self, step: StepConfig) -> None:
+        """Resolve one step and check its arguments; raises ConfigError."""
+        build_steps([step], self)
+
     def _load_file(self, filename: str) -> Any:
         base = self.transforms_dir or Path(".")
         path = (base / filename).resolve()

@@ -212,10 +212,10 @@ class MllpSource:
             hl7 = Hl7Message.parse(text)
         except ParseError as exc:
             return await self._reject(message, None, exc, text, "100")
-        if len(hl7.segments("MSH")) > 1:
-            return await self._reject(message, hl7, RejectedError(
-                "the frame holds more than one message; send one message per frame", "MSH"),
-                text, "100")
+        if len(hl7.segments("MSH")) > 1 or {"BHS", "BTS", "FHS", "FTS"} & set(hl7.segment_ids):
+            return await self._reject(message, None, RejectedError(
+                "the frame holds more than one message or a batch segment; send one message "
+                "per frame", "MSH"), text, "100")
         if is_ack(hl7):
             # never acknowledge an acknowledgment; keep it so nothing is lost
             await self._store_rejection(message, RejectedError(
@@ -231,8 +231,7 @@ class MllpSource:
         try:
             hl7.validate_header()
         except ParseError as exc:
-            code = "101" if exc.location != "MSH-9" else "200"
-            return await self._reject(message, hl7, exc, text, code)
+            return await self._reject(message, hl7, exc, text, "101")  # required field missing
         if hl7.version not in self.config.versions:
             return await self._reject(message, hl7, RejectedError(
                 f"unsupported HL7 version {hl7.version!r}", "MSH-12"), text, "203")

@@ -178,7 +178,7 @@ def test_unknown_source_and_destination_types() -> None:
     assert where(error) == at(text, "type: pigeon")
     text = GOOD.replace("type: file", "type: ftp")
     error = only_error(text)
-    assert where(error)[0] == at(text, "name: archive")[0]
+    assert where(error) == at(text, "type: ftp")
     assert "ftp" in error.message
 
 
@@ -413,7 +413,7 @@ def test_duplicate_channel_names_across_files(tmp_path: Path) -> None:
         load_channels([str(tmp_path)], {})
     (error,) = info.value.errors
     assert error.file == str(second)
-    assert where(error) == (1, 1)
+    assert where(error) == at(GOOD, "name: adt-in") == (2, 1)
     assert "'adt-in'" in error.message
     assert str(first) in error.message
 
@@ -486,7 +486,8 @@ def test_cli_validate_unresolvable_step(tmp_path: Path) -> None:
     path = write(tmp_path / "steps.yaml", GOOD + "transforms:\n  - no_such_module_x:fn\n")
     result = cli("validate", str(path))
     assert result.returncode == 1
-    assert result.stderr.startswith(f"{path}:1:1: ")
+    text = path.read_text()
+    assert result.stderr.startswith(f"{path}:{text.count(chr(10))}:5: ")  # the step's line
     assert "no_such_module_x" in result.stderr
 
 
