@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 from dataclasses import asdict
@@ -74,7 +75,20 @@ def run(paths: tuple[str, ...], settings_path: str | None, data_dir: str | None,
             exit_code[0] = 1
             reactor.stop()  # type: ignore[attr-defined]
 
+    stopping = [False]
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        # one shutdown however many signals arrive (systemd, docker and ^C may all send one)
+        if not stopping[0]:
+            stopping[0] = True
+            reactor.callFromThread(reactor.stop)  # type: ignore[attr-defined]
+
+    def install_signals() -> None:
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+
     reactor.addSystemEventTrigger("before", "shutdown", engine.stop)  # type: ignore[attr-defined]
+    reactor.callWhenRunning(install_signals)  # type: ignore[attr-defined]
     reactor.callWhenRunning(start)  # type: ignore[attr-defined]
     reactor.run()  # type: ignore[attr-defined]
     sys.exit(exit_code[0])
