@@ -112,16 +112,20 @@ def build_steps(configs: list[StepConfig], resolver: StepResolver) -> list[Step]
     return steps
 
 
+def _call(step: Step, message: Message, context: StepContext, kind: str) -> Any:
+    """Run one step; an unexpected exception becomes a TransformError naming the step."""
+    try:
+        return step(message, context)
+    except MessageError:
+        raise
+    except Exception as exc:
+        raise TransformError(f"{kind} {step.label} failed: {exc!r}") from exc
+
+
 def run_filters(steps: list[Step], message: Message, context: StepContext) -> str | None:
     """None if every filter passes, else the label of the first that rejected."""
     for step in steps:
-        try:
-            passed = step(message, context)
-        except MessageError:
-            raise
-        except Exception as exc:
-            raise TransformError(f"filter {step.label} failed: {exc!r}") from exc
-        if not passed:
+        if not _call(step, message, context, "filter"):
             return step.label
     return None
 
@@ -132,12 +136,7 @@ def run_transforms(steps: list[Step], message: Message, context: StepContext) ->
     for step in steps:
         produced: list[Message] = []
         for item in current:
-            try:
-                result = step(item, context)
-            except MessageError:
-                raise
-            except Exception as exc:
-                raise TransformError(f"transform {step.label} failed: {exc!r}") from exc
+            result = _call(step, item, context, "transform")
             produced.extend(_as_messages(result, item, step.label))
         current = produced
         if not current:
