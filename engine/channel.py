@@ -42,6 +42,10 @@ class ChannelRuntime:
                 self.name, dest_cfg, cls(dest_cfg, context), store, reactor,
                 build_steps(dest_cfg.filters, resolver), build_steps(dest_cfg.transforms, resolver),
                 poll_interval=poll_interval, lease=lease)
+        # metric children bound once: labels() per message is measurable on the hot path
+        self._received = metrics.MESSAGES_RECEIVED.labels(self.name)
+        self._receive_time = metrics.STAGE_DURATION.labels(self.name, "receive")
+        self._filtered = metrics.MESSAGES_FILTERED.labels(self.name)
         source_cls = registry.source_class(config.source.type)
         self.source = source_cls(config.source, self.ingest, ConnectorContext(
             self.name, "source", reactor, logging.getLogger(f"plexus.source.{config.source.type}")))
@@ -68,7 +72,7 @@ class ChannelRuntime:
         """Filter and transform in memory, then commit; fires after the commit."""
         started = time.perf_counter()
         received_at = time.time()
-        metrics.MESSAGES_RECEIVED.labels(self.name).inc()
+        self._received.inc()
         message.channel = self.name
         raw = Stage("raw", message.content, message.content_type)
         record = IngestRecord(
@@ -114,8 +118,7 @@ class ChannelRuntime:
 
     def _receipt(self, result: IngestResult, record: IngestRecord, error: MessageError | None,
                  started: float, rejected: bool) -> Receipt:
-        metrics.STAGE_DURATION.labels(self.name, "receive").observe(
-            time.perf_counter() - started)
+        self._receive_time.observe(time.perf_counter() - started)
         if error is not None:
             reason = error.reason if rejected else "content"
             metrics.SOURCE_REJECTED.labels(self.name, reason).inc()
@@ -126,7 +129,7 @@ class ChannelRuntime:
             return Receipt("duplicate", result.message_id,
                            details={"duplicate_of": result.duplicate_of})
         if record.status == "filtered":
-            metrics.MESSAGES_FILTERED.labels(self.name).inc()
+            self._filtered.inc()
             return Receipt("filtered", result.message_id)
         if result.handed_off:
             contents = {s.part: s for s in record.stages if s.stage == "transformed"}

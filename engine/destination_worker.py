@@ -46,6 +46,10 @@ class DestinationWorker:
         self._loop: defer.Deferred[None] | None = None
         self._next_due: float | None = None
         self._in_flight: dict[int, defer.Deferred[None]] = {}
+        self._deliver_time = metrics.STAGE_DURATION.labels(channel, "deliver")
+        self._sent = metrics.MESSAGES_SENT.labels(channel, self.name)
+        self._errored = metrics.MESSAGES_ERRORED.labels(channel, self.name)
+        self._dead = metrics.MESSAGES_DEAD_LETTERED.labels(channel, self.name)
         self._buffer: deque[QueueItem] = deque()
         self._held: set[int] = set()  # delivery ids in the buffer or in flight
         self._caught_up = False  # the last claim found less than it asked for
@@ -245,8 +249,7 @@ class DestinationWorker:
         except Exception as exc:  # a connector bug: retry, never lose the message
             return self._retry(item, f"unexpected error: {exc!r}", None, encoded)
         finally:
-            metrics.STAGE_DURATION.labels(self.channel, "deliver").observe(
-                time.perf_counter() - started)
+            self._deliver_time.observe(time.perf_counter() - started)
         stage_response = None
         if isinstance(response, bytes | str) and response:
             body = response if isinstance(response, bytes) else response.encode()
@@ -278,12 +281,12 @@ class DestinationWorker:
     def _count(self, outcomes: list[Outcome]) -> None:
         for o in outcomes:
             if o.status == "sent":
-                metrics.MESSAGES_SENT.labels(self.channel, self.name).inc()
+                self._sent.inc()
             elif o.status == "retry":
-                metrics.MESSAGES_ERRORED.labels(self.channel, self.name).inc()
+                self._errored.inc()
             elif o.status == "dead":
-                metrics.MESSAGES_ERRORED.labels(self.channel, self.name).inc()
-                metrics.MESSAGES_DEAD_LETTERED.labels(self.channel, self.name).inc()
+                self._errored.inc()
+                self._dead.inc()
 
 
 async def _maybe_coro(value: Any) -> Any:

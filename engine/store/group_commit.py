@@ -160,21 +160,29 @@ class GroupCommitter:
                  ) -> list[Result]:
         """One transaction for the batch; a failing op fails alone, a failing commit all."""
         results: list[Result] = []
+        # savepoints isolate ops from each other; a batch of one needs none
+        isolate = len(batch) > 1
         try:
             conn.begin(any(durable for _, _, durable in batch))
             for op, d, _ in batch:
-                conn.savepoint()
+                if isolate:
+                    conn.savepoint()
                 try:
                     result = op(conn)
                 except Exception as exc:  # one bad op must not sink the batch
-                    conn.rollback_to_savepoint()
+                    if isolate:
+                        conn.rollback_to_savepoint()
                     failed = StoreError(f"store write failed: {exc}")
                     failed.__cause__ = exc
                     results.append((d, False, failed))
                 else:
-                    conn.release_savepoint()
+                    if isolate:
+                        conn.release_savepoint()
                     results.append((d, True, result))
-            conn.commit()
+            if isolate or results[0][1]:
+                conn.commit()
+            else:
+                conn.rollback()
         except Exception as exc:
             log.error("store commit failed: %s", exc)
             try:
