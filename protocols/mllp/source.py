@@ -6,8 +6,8 @@ import logging
 from collections import deque
 from typing import Any, Literal
 
-from pydantic import Field
-from twisted.internet import defer, protocol
+from pydantic import ConfigDict, Field
+from twisted.internet import defer, protocol, threads
 from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 
@@ -18,6 +18,7 @@ from engine.message import Message, Receipt
 from engine.units import ByteSize, Duration
 from protocols.hl7v2.ack import ack_code, build_ack, is_ack
 from protocols.hl7v2.message import Hl7Message
+from protocols.hl7v2.validation import StructureValidationConfig, StructureValidator
 
 from .framing import Frame, MllpDecoder, Oversize, frame
 
@@ -46,6 +47,12 @@ class MllpSourceConfig(SourceConfig):
     processing_ids: list[str] = Field(default_factory=lambda: ["P", "T", "D"],
                                       description="accepted MSH-11 values; others get AR")
     tls: TlsConfig | None = Field(default=None, description="TLS / mutual TLS")
+    validate_: StructureValidationConfig | None = Field(
+        default=None, alias="validate",
+        description="structural validation with hl7apy (slow: tens of messages/s); a "
+        "failure is answered AE and stored with its error")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 class _Connection(protocol.Protocol, TimeoutMixin):
@@ -135,6 +142,7 @@ class MllpSource:
         self.ingest = ingest
         self.channel = context.channel
         self.reactor = context.reactor
+        self.validator = StructureValidator(config.validate_) if config.validate_ else None
         self.connections: set[_Connection] = set()
         self.in_flight: set[defer.Deferred[Any]] = set()
         self.port: Any = None
@@ -241,6 +249,12 @@ class MllpSource:
         if control_id and self.config.duplicate_window > 0:
             message.idempotency_key = (f"{hl7.sending_application}|{hl7.sending_facility}|"
                                        f"{control_id}")
+        if self.validator is not None:
+            failure = await self._validate(text)
+            if failure is not None:
+                await self._store_rejection(message, failure)
+                return self._answer(hl7, "error", failure.message, failure.location,
+                                    getattr(failure, "error_code", "207"), text)
         try:
             receipt: Receipt = await self.ingest(message)
         except StoreError as exc:
@@ -256,6 +270,16 @@ class MllpSource:
         outcome = "reject" if receipt.status == "rejected" else "error"
         return self._answer(hl7, outcome, error.message if error else "error",
                             error.location if error else None, "207", text)
+
+    async def _validate(self, text: str) -> MessageError | None:
+        """hl7apy validation in a worker thread, so the listener keeps serving meanwhile."""
+        assert self.validator is not None
+        try:
+            await threads.deferToThreadPool(self.reactor, self.reactor.getThreadPool(),
+                                            self.validator.validate, text)
+        except MessageError as exc:
+            return exc
+        return None
 
     async def _store_rejection(self, message: Message, error: MessageError) -> Receipt | None:
         try:
