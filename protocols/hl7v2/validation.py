@@ -4,26 +4,28 @@ from __future__ import annotations
 
 import re
 import traceback
-import xml.etree.ElementTree as ET
+from collections import deque
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 from hl7apy import SUPPORTED_LIBRARIES, load_reference
 from hl7apy import exceptions as hx
 from hl7apy.consts import VALIDATION_LEVEL
-from hl7apy.parser import parse_message
+from hl7apy.parser import get_message_info, parse_segment
 from hl7apy.validation import Validator
 from pydantic import Field
 
 from engine.connector import StrictModel
-from engine.errors import ConfigError, ValidationError
+from engine.errors import ValidationError
+
+from .profile import load_profile
 
 __all__ = ["StructureError", "StructureValidationConfig", "StructureValidator"]
 
 _VERSIONS = ", ".join(sorted(SUPPORTED_LIBRARIES, key=lambda v: [int(p) for p in v.split(".")]))
 _SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{2}")
-_NOT_VALID = re.compile(r"(.*) is not an HL7 valid (\w+) value", re.S)
+_NOT_VALID = re.compile(r"(?:(.*) is not an HL7 valid (\w+) value|Invalid value for (\w+) data)",
+                        re.S)
 _VALIDATOR = re.compile(r"(Missing required child|Child limit exceeded) (\S+)\.(\S+)$"
                         r"|Invalid children detected for <\w+ (\w+)"
                         r"|Datatype (\S+) is not correct for (\S+)\.(\S+) ")
@@ -52,8 +54,9 @@ class StructureValidationConfig(StrictModel):
         "the input of hl7apy_profile_parser); none: the standard structure of the message's "
         "own version (MSH-12)")
     level: Literal["strict", "tolerant"] = Field(
-        default="strict", description="hl7apy validation level: strict also checks data types, "
-        "lengths and undefined fields; tolerant checks segments, groups and cardinality")
+        default="strict", description="hl7apy validation level: strict also checks each value "
+        "against its data type (format, length); tolerant checks segments, groups, required "
+        "and undefined fields and components")
     allow_z_segments: bool = Field(
         default=True, description="ignore Z-segments the standard or the profile does not define; "
         "false: such a Z-segment is an error")
@@ -65,15 +68,6 @@ class StructureError(ValidationError):
     def __init__(self, message: str, location: str | None = None, error_code: str = "207"):
         super().__init__(message, location)
         self.error_code = error_code
-
-
-class _Profile(NamedTuple):
-    """A conformance profile converted to an hl7apy reference."""
-
-    structure: str
-    version: str | None
-    reference: tuple[Any, ...]
-    segments: frozenset[str]
 
 
 class _Message(NamedTuple):
@@ -93,30 +87,33 @@ class StructureValidator:
         self.config = config
         self._strict = config.level == "strict"
         self._level = VALIDATION_LEVEL.STRICT if self._strict else VALIDATION_LEVEL.TOLERANT
-        self._profile = _load_profile(config.profile) if config.profile else None
+        self._profile = _ProfileGrammar.load(config.profile) if config.profile else None
 
     def validate(self, text: str) -> None:
         """Return if `text` (one ER7 message) is valid, else raise StructureError."""
-        msg = tree = None
+        run = None
+        profile = self._profile
         try:
             msg = self._prepare(text)
-            profile = self._profile
-            tree = parse_message(msg.text, validation_level=self._level, find_groups=True,
-                                 message_profile={profile.structure: profile.reference}
-                                 if profile else None)
-            _check_placement(tree, msg)
-            Validator.validate(tree, profile.reference if profile else None)
-            if self._strict:
-                _check_lengths(tree, msg)
+            encoding, _, _ = get_message_info(msg.text)  # checks MSH-2
+            run = _Run(msg, _what(msg.version, profile is not None))
+            grammar = profile.grammar if profile else _standard(msg.structure, msg.version)
+            refs = grammar.match(run)  # segment order and cardinality
+            for pos, (line, ref) in enumerate(zip(msg.lines, refs, strict=True)):
+                run.pos, run.segment = pos, None
+                run.segment = parse_segment(line, msg.version, encoding, self._level, ref)
+                Validator.validate(run.segment, ref)  # fields, components, data types
+                if profile:
+                    _check_profile_extras(run.segment, ref, run.where(run.pos), self._strict)
         except ValidationError:
             raise
         except Exception as exc:  # hl7apy raises its own types and bare ValueError/KeyError
-            raise _explain(exc, msg, tree, self._profile is not None) from None
+            raise _explain(exc, run) from None
 
     def _prepare(self, text: str) -> _Message:
         """Normalise segment ends, resolve version and structure, strip allowed Z-segments."""
         text = text.lstrip("\ufeff\x00\x0b \t\r\n").replace("\r\n", "\r").replace("\n", "\r")
-        lines = [line for line in text.split("\r") if line.strip()]
+        lines = [line for line in text.split("\r") if line.strip(" \t\x00\x0b\x1c")]
         if not lines or not lines[0].startswith("MSH") or len(lines[0]) < 8:
             raise StructureError("the message does not start with an MSH segment", "MSH", "100")
         fs = lines[0][3]
@@ -129,28 +126,32 @@ class StructureValidator:
         if version not in SUPPORTED_LIBRARIES:
             raise StructureError(f"HL7 version {version!r} cannot be validated (supported: "
                                  f"{_VERSIONS})", "MSH-12", "203")
-        if profile and profile.version and profile.version != version:
+        if profile and profile.version != version:
             raise StructureError(f"the message is HL7 v{version} but the profile is for "
                                  f"v{profile.version}", "MSH-12", "203")
-        msh9 = (msh[8] if len(msh) > 8 else "").split(cs)
-        code, event, given = ([part.strip() for part in msh9] + ["", ""])[:3]
+        shown = msh[8] if len(msh) > 8 else ""
+        code, event, given = ([part.strip() for part in shown.split(cs)] + ["", ""])[:3]
+        if not code or not (event or given or code == "ACK"):
+            raise StructureError(f"MSH-9 (message type) {shown!r} lacks the message code or the "
+                                 "trigger event (e.g. ADT^A01)", "MSH-9", "200")
         structure = given or _structure_for(code, event, version)
-        shown = cs.join(msh9)
         if profile and structure != profile.structure:
             raise StructureError(f"the profile describes {profile.structure} messages, not "
                                  f"{structure} (MSH-9 is {shown!r})", "MSH-9", "200")
         if not profile and not _known_structure(structure, version):
-            raise StructureError(f"HL7 v{version} defines no message structure {structure} "
-                                 f"(MSH-9 is {shown!r}); set MSH-9.3", "MSH-9", "200")
-        if not given:
-            msh[8] = cs.join((code, event, structure))
-            lines[0] = fs.join(msh)
-        for line in lines[1:]:
+            hint = _structure_for(code, event, version)
+            hint = f"; {code}^{event} uses {hint}" if hint != structure and given else ""
+            raise StructureError(f"the validator knows no HL7 v{version} message structure "
+                                 f"{structure} (MSH-9 is {shown!r}){hint}", "MSH-9", "200")
+        for n, line in enumerate(lines[1:], 2):
             if line[:3] in ("MSH", "BHS", "FHS"):
                 raise StructureError(f"a second message header ({line[:3]}): validate one "
                                      "message at a time", line[:3], "100")
+            if not _SEGMENT_ID.fullmatch(line[:3]) or line[3:4] not in ("", fs):
+                raise StructureError(f"line {n} does not start with a segment id: "
+                                     f"{line[:12]!r}", None, "100")
         if self.config.allow_z_segments:
-            known = profile.segments if profile else frozenset()
+            known = profile.grammar.ids if profile else set()
             lines = [ln for ln in lines if not ln.startswith("Z") or ln[:3] in known]
         return _Message("\r".join(lines) + "\r", lines, fs, version, structure)
 
@@ -176,93 +177,220 @@ def _known_structure(name: str, version: str) -> bool:
     return True
 
 
-# ------------------------------------------------------------------ checks hl7apy does not do
+# ------------------------------------------------------------------ segment order and cardinality
+class _Run:
+    """One validation: the prepared message and where it is (for locations)."""
+
+    def __init__(self, msg: _Message, defined: str) -> None:
+        self.msg, self.defined = msg, defined
+        self.pos = 0  # the line being matched, parsed or validated
+        self.segment: Any = None  # its hl7apy Segment once parsed
+
+    def where(self, pos: int) -> str:
+        """SEG or SEG[n] for line `pos`."""
+        sid = self.msg.lines[pos][:3]
+        n = sum(1 for line in self.msg.lines[:pos + 1] if line[:3] == sid)
+        return sid if n == 1 else f"{sid}[{n}]"
+
+
+class _Grammar:
+    """A message structure as an NFA over segment ids: exact order and cardinality."""
+
+    # Not hl7apy's own grouping (parse_message(find_groups=True)): it ignores segment order,
+    # drops unknown segments silently, places segments greedily into the first group that
+    # has them and cannot hold a segment that occurs twice in one group (ADT_A24: PID twice).
+
+    def __init__(self, reference: Any) -> None:
+        self.eps: list[list[int]] = []
+        self.moves: list[list[tuple[str, Any, int]]] = []  # (segment id, reference, next)
+        self.ids: set[str] = set()
+        self.start = self._state()
+        self.end = self._items(reference, self.start)
+
+    def _state(self) -> int:
+        """A new state."""
+        self.eps.append([])
+        self.moves.append([])
+        return len(self.eps) - 1
+
+    def _items(self, ref: Any, at: int) -> int:
+        """The children of a message or group: in sequence, or one of them for a choice."""
+        if ref[0] != "choice":
+            for item in ref[1]:
+                at = self._item(item, at)
+            return at
+        end = self._state()
+        for item in ref[1]:
+            entry = self._state()
+            self.eps[at].append(entry)
+            self.eps[self._item(item, entry)].append(end)
+        return end
+
+    def _item(self, item: Any, at: int) -> int:
+        """One segment or group with its (min, max) repetitions; max > 20 counts as unbounded."""
+        name, ref, (low, high), kind = item
+
+        def once(start: int) -> int:
+            if kind != "SEG":
+                return self._items(ref, start)
+            self.ids.add(name)
+            end = self._state()
+            self.moves[start].append((name, ref, end))
+            return end
+
+        for _ in range(low):
+            at = once(at)
+        if high < 0 or high - low > 20:
+            loop = self._state()
+            self.eps[at].append(loop)
+            self.eps[once(loop)].append(loop)
+            return loop
+        for _ in range(high - low):
+            skip = self._state()
+            self.eps[at].append(skip)
+            self.eps[once(at)].append(skip)
+            at = skip
+        return at
+
+    def _closure(self, active: dict[int, Any]) -> dict[int, Any]:
+        """Add the states reachable without consuming a segment (keeping each path)."""
+        stack = list(active)
+        while stack:
+            state = stack.pop()
+            for nxt in self.eps[state]:
+                if nxt not in active:
+                    active[nxt] = active[state]
+                    stack.append(nxt)
+        return active
+
+    def match(self, run: _Run) -> list[Any]:
+        """The segment reference of each line, or StructureError at the first misfit."""
+        active = self._closure({self.start: None})
+        for pos, line in enumerate(run.msg.lines):
+            run.pos = pos
+            moved: dict[int, Any] = {}
+            for state, path in active.items():
+                for sid, ref, nxt in self.moves[state]:
+                    if sid == line[:3] and nxt not in moved:
+                        moved[nxt] = (ref, path)
+            if not moved:
+                raise self._misfit(run, active)
+            active = self._closure(moved)
+        if self.end not in active:
+            run.pos = len(run.msg.lines)
+            raise self._misfit(run, active)
+        refs, path = [], active[self.end]
+        while path is not None:
+            refs.append(path[0])
+            path = path[1]
+        return refs[::-1]
+
+    def _needed(self, active: dict[int, Any], sid: str | None) -> str | None:
+        """First segment of the shortest way on to one that takes `sid` (None: the end)."""
+        queue = deque((state, "") for state in active)
+        seen: set[int] = set()
+        while queue:
+            state, first = queue.popleft()
+            if state in seen:
+                continue
+            seen.add(state)
+            if (sid is None and state == self.end) or (
+                    first and any(move[0] == sid for move in self.moves[state])):
+                return first
+            queue.extendleft((nxt, first) for nxt in self.eps[state])
+            queue.extend((nxt, first or move) for move, _, nxt in self.moves[state])
+        return None
+
+    def _reaches_end(self, active: dict[int, Any], without: str) -> bool:
+        """True if the message could end from here without segment `without` (optional)."""
+        stack, seen = list(active), set()
+        while stack:
+            state = stack.pop()
+            if state == self.end:
+                return True
+            if state not in seen:
+                seen.add(state)
+                stack.extend(self.eps[state])
+                stack.extend(nxt for sid, _, nxt in self.moves[state] if sid != without)
+        return False
+
+    def _misfit(self, run: _Run, active: dict[int, Any]) -> StructureError:
+        """Explain why line `run.pos` (or the end of the message) does not fit."""
+        lines, pos, structure = run.msg.lines, run.pos, run.msg.structure
+        sid = lines[pos][:3] if pos < len(lines) else None
+        if sid is not None and sid not in self.ids:
+            kind = "Z-segment" if sid.startswith("Z") else "segment"
+            return StructureError(f"{kind} {sid} is not part of {structure} in {run.defined}",
+                                  run.where(pos), "100")
+        needed = self._needed(active, sid)
+        if sid is not None and (needed is None or self._reaches_end(active, needed)):
+            before = lines[pos - 1][:3]
+            return StructureError(f"segment {sid} repeats more often than {structure} allows"
+                                  if sid == before else f"segment {sid} is out of order: "
+                                  f"{structure} does not allow it after {before}",
+                                  run.where(pos), "100")
+        later = next((i for i in range(pos, len(lines)) if lines[i][:3] == needed), None)
+        if later is not None:
+            return StructureError(f"segment {needed} is out of order: {structure} requires it "
+                                  f"before {sid}", run.where(later), "100")
+        after = f" before {sid}" if sid else " at the end of the message"
+        return StructureError(f"required segment {needed or '(unknown)'} is missing{after}",
+                              needed, "100")
+
+
+class _ProfileGrammar(NamedTuple):
+    """A loaded conformance profile and the grammar of its message structure."""
+
+    version: str
+    structure: str
+    grammar: _Grammar
+
+    @classmethod
+    def load(cls, path: str) -> _ProfileGrammar:
+        """Read the profile (ConfigError on any problem) and build its grammar once."""
+        profile = load_profile(path)
+        return cls(profile.version, profile.structure, _Grammar(profile.reference))
+
+
+@lru_cache(maxsize=256)
+def _standard(structure: str, version: str) -> _Grammar:
+    """The grammar of a standard message structure (built once per structure and version)."""
+    return _Grammar(load_reference(structure, "Message", version))
+
+
+def _check_profile_extras(segment: Any, ref: Any, where: str, strict: bool) -> None:
+    """What hl7apy skips with a profile: Z-segment field cardinality, and lengths (strict)."""
+    if segment.is_z_element():
+        for name, _, (low, high), _ in ref[1]:
+            count = sum(1 for child in _children(segment) if child.name == name)
+            field = f"{where}-{_position(name)}"
+            if count < low:
+                raise StructureError(f"required field {field}{_long_name(segment, name)} is "
+                                     "empty", field, "101")
+            if -1 < high < count:
+                raise StructureError(f"{field} repeats more often than allowed (at most {high})"
+                                     if high else f"{field} must be empty: "
+                                     f"{_unused('the profile')}", field, "102")
+    for el in _walk(segment) if strict else ():
+        limit = (vars(el).get("reference") or ())[5:6]
+        if limit and isinstance(limit[0], int) and limit[0] > 0 and el.name not in (
+                "MSH_1", "MSH_2") and len(el.to_er7()) > limit[0]:
+            at = _location(el, where)
+            raise StructureError(f"{at} is {len(el.to_er7())} characters long; at most "
+                                 f"{limit[0]} are allowed", at, "104")
+
+
+# ------------------------------------------------------------------ locations and explanations
 def _children(el: Any) -> list[Any]:
     """The children of an hl7apy element in input order."""
     return list(el.children) if el.classname != "SubComponent" else []
 
 
-def _segments(el: Any) -> list[Any]:
-    """All segments under a message or group, depth first (= input order)."""
-    out: list[Any] = []
-    for child in _children(el):
-        out.extend([child] if child.classname == "Segment" else _segments(child))
-    return out
-
-
-def _first_segment(el: Any) -> str:
-    """The id of the first segment of a segment or group element."""
-    found = _segments(el) if el.classname != "Segment" else [el]
-    return found[0].name if found else el.name
-
-
-def _check_placement(tree: Any, msg: _Message) -> None:
-    """Segments hl7apy silently dropped (not in the structure) or placed out of order."""
-    kept = [seg.name for seg in _segments(tree)]
-    j = 0
-    seen: dict[str, int] = {}
-    for line in msg.lines:
-        sid = line[:3]
-        seen[sid] = seen.get(sid, 0) + 1
-        if j < len(kept) and kept[j] == sid:
-            j += 1
-            continue
-        where = sid if seen[sid] == 1 else f"{sid}[{seen[sid]}]"
-        kind = "Z-segment" if sid.startswith("Z") else "segment"
-        raise StructureError(f"{kind} {sid} is not part of the {msg.structure} structure"
-                             f"{'' if _SEGMENT_ID.fullmatch(sid) else ' (invalid segment id)'}",
-                             where, "100")
-    _check_order(tree, msg, _occurrences(tree))
-
-
-def _check_order(node: Any, msg: _Message, occ: dict[int, int]) -> None:
-    """Within each message/group, children must follow the structure's order."""
-    order = {name: i for i, name in enumerate(node.ordered_children or ())}
-    last, last_child = -1, None
-    for child in _children(node):
-        rank = order.get(child.name)
-        if rank is None:
-            continue
-        if rank < last:
-            first = _segments(child)[0] if child.classname == "Group" else child
-            raise StructureError(f"segment {first.name} is out of order: {msg.structure} puts it "
-                                 f"before {_first_segment(last_child)}", _location(first, occ),
-                                 "100")
-        last, last_child = rank, child
-        if child.classname == "Group":
-            _check_order(child, msg, occ)
-
-
-def _check_lengths(tree: Any, msg: _Message) -> None:
-    """Lengths a profile sets (hl7apy only warns about them); standard references have none."""
-    occ = _occurrences(tree)
-    for el in _walk(tree):
-        ref = el.reference
-        limit = ref[5] if ref is not None and len(ref) > 5 else -1
-        if isinstance(limit, int) and limit > 0 and el.name not in ("MSH_1", "MSH_2"):
-            size = len(el.to_er7())
-            if size > limit:
-                where = _location(el, occ)
-                raise StructureError(f"{where} is {size} characters long; at most {limit} are "
-                                     "allowed", where, "104")
-
-
-# ------------------------------------------------------------------ locations and explanations
 def _walk(el: Any) -> Any:
     """Every element under `el`, depth first."""
     for child in _children(el):
         yield child
         yield from _walk(child)
-
-
-def _occurrences(tree: Any) -> dict[int, int]:
-    """Segment element id -> its occurrence number among segments with the same id."""
-    counts: dict[str, int] = {}
-    out = {}
-    for seg in _segments(tree):
-        counts[seg.name] = counts.get(seg.name, 0) + 1
-        out[id(seg)] = counts[seg.name]
-    return out
 
 
 def _position(name: str | None) -> int | None:
@@ -271,17 +399,13 @@ def _position(name: str | None) -> int | None:
     return int(tail) if tail.isdigit() else None
 
 
-def _location(el: Any, occ: dict[int, int]) -> str | None:
-    """An HL7 path (OBX[2]-5(2).1) for an element of a parsed message."""
+def _location(el: Any, where: str) -> str:
+    """An HL7 path (OBX[2]-5(2).1) for an element of the segment located at `where`."""
     chain = []
-    while el is not None and el.classname not in ("Segment", "Group", "Message"):
+    while el is not None and el.classname != "Segment":
         chain.append(el)
         el = el.parent
-    if el is None or el.classname != "Segment":
-        return None
-    n = occ.get(id(el), 1)
-    where = el.name if n == 1 else f"{el.name}[{n}]"
-    if not chain:
+    if el is None or not chain:
         return where
     field = chain.pop()
     number = _position(field.name)
@@ -298,33 +422,17 @@ def _location(el: Any, occ: dict[int, int]) -> str | None:
     return where
 
 
-def _child_location(parent: Any, child: str, occ: dict[int, int]) -> str | None:
+def _child_location(parent: Any, child: str, where: str) -> str:
     """The location of a (missing) child named `child` of `parent`."""
-    if parent.classname in ("Message", "Group"):
-        return _first_in_reference(parent, child)
-    base, number = _location(parent, occ), _position(child)
-    if base is None or number is None:
+    base, number = _location(parent, where), _position(child)
+    if number is None:
         return base
     return f"{base}{'-' if parent.classname == 'Segment' else '.'}{number}"
 
 
-def _first_in_reference(parent: Any, child: str) -> str:
-    """`child` for a segment; for a group, the id of its first segment (by its reference)."""
-    entry = (parent.structure_by_name or {}).get(child) or {}
-    if getattr(entry.get("cls"), "__name__", "") != "Group":
-        return child
-    ref = entry.get("ref")
-    while ref and ref[0] == "sequence" and ref[1]:
-        first = ref[1][0]
-        if first[3] == "SEG":
-            return str(first[0])
-        ref = first[1]
-    return child
-
-
 def _long_name(parent: Any, child: str) -> str:
     """' (recorded date time)' from the reference's long name, or ''."""
-    ref = (parent.structure_by_name or {}).get(child, {}).get("ref")
+    ref = (vars(parent).get("structure_by_name") or {}).get(child, {}).get("ref")
     name = ref[3] if ref is not None and len(ref) > 3 and isinstance(ref[3], str) else ""
     return f" ({name.replace('_', ' ').lower()})" if name else ""
 
@@ -334,297 +442,159 @@ def _what(version: str, profile: bool) -> str:
     return "the profile" if profile else f"HL7 v{version}"
 
 
-def _explain(exc: Exception, msg: _Message | None, tree: Any, profile: bool) -> StructureError:
+def _unused(defined: str) -> str:
+    """Why an element must be empty."""
+    return "the profile does not use it" if defined == "the profile" else (
+        f"it is withdrawn in {defined}")
+
+
+def _explain(exc: Exception, run: _Run | None) -> StructureError:
     """An analyst-readable StructureError for whatever hl7apy raised."""
     try:
-        if msg is None:
+        if isinstance(exc, hx.InvalidEncodingChars):
+            return StructureError(f"MSH-2 (encoding characters) is invalid: {exc.message}",
+                                  "MSH-2", "102")
+        if run is None:
             raise exc
-        if isinstance(exc, hx.ValidationError) and tree is not None:
-            return _explain_validator(str(exc), msg, tree, profile)
-        return _explain_parse(exc, msg, profile)
+        if isinstance(exc, hx.ValidationError) and run.segment is not None:
+            return _explain_validator(str(exc), run, run.segment)
+        return _explain_parse(exc, run)
     except Exception as failure:  # never let the explanation itself escape as another type
         return StructureError(f"the validator could not check this message "
                               f"({type(failure).__name__}: {failure})", None, "207")
 
 
-def _explain_validator(text: str, msg: _Message, tree: Any, profile: bool) -> StructureError:
+def _explain_validator(text: str, run: _Run, segment: Any) -> StructureError:
     """Translate hl7apy Validator messages (they name elements, not positions)."""
-    occ = _occurrences(tree)
+    where, defined = run.where(run.pos), run.defined
+    elements = [segment, *_walk(segment)]
     match = _VALIDATOR.match(text)
-    defined = _what(msg.version, profile)
     if match and match.group(1):
         kind, parent_name, child = match.group(1, 2, 3)
-        parents = [el for el in [tree, *_walk(tree)] if el.name == parent_name]
+        parents = [el for el in elements if el.name == parent_name] or [segment]
 
         def count(el: Any) -> int:
             return sum(1 for c in _children(el) if c.name == child)
 
         def limits(el: Any) -> tuple[int, int]:
-            return tuple(el.repetitions.get(child, (0, -1)))  # type: ignore[return-value]
+            return tuple((vars(el).get("repetitions") or {}).get(child, (0, -1)))  # type: ignore
 
         if kind.startswith("Missing"):
             parent = next((p for p in parents if count(p) < limits(p)[0]), parents[0])
-            where = _child_location(parent, child, occ)
-            if parent.classname in ("Message", "Group"):
-                if len(child) == 3:
-                    return StructureError(f"required segment {child} is missing from "
-                                          f"{parent.name}", where, "100")
-                return StructureError(f"required group {child} (starting with {where}) is "
-                                      f"missing from {parent.name}", where, "100")
-            kind = "field" if parent.classname == "Segment" else "component"
-            return StructureError(f"required {kind} {where}{_long_name(parent, child)} is empty",
-                                  where, "101")
+            at = _child_location(parent, child, where)
+            noun = "field" if parent.classname == "Segment" else "component"
+            return StructureError(f"required {noun} {at}{_long_name(parent, child)} is empty",
+                                  at, "101")
         parent = next((p for p in parents if -1 < limits(p)[1] < count(p)), parents[0])
         high = limits(parent)[1]
         extra = [c for c in _children(parent) if c.name == child][high:high + 1]
-        first = extra[0] if extra else parent
-        if first.classname in ("Segment", "Group"):
-            seg = _segments(first)[0] if first.classname == "Group" else first
-            return StructureError(f"segment {seg.name} occurs more often than {parent.name} "
-                                  f"allows (at most {high})", _location(seg, occ), "100")
-        where = _location(first, occ) or _child_location(parent, child, occ)
+        at = _location(extra[0], where) if extra else _child_location(parent, child, where)
         if high == 0:
-            return StructureError(f"{where}{_long_name(parent, child)} must be empty: it is not "
-                                  f"used in {defined}", where, "102")
-        return StructureError(f"{where} repeats more often than allowed (at most {high})",
-                              where, "102")
+            return StructureError(f"{at} must be empty: {_unused(defined)}", at, "102")
+        return StructureError(f"{at} repeats more often than allowed (at most {high})", at,
+                              "102")
     if match and match.group(4):
-        name = match.group(4)
-        for el in [tree, *_walk(tree)]:
-            valid = set(el.structure_by_name or ())
-            if el.name == name and any(c.name not in valid and not c.is_z_element()
-                                       for c in _children(el)):
-                return _undefined_child(el, valid, msg, occ, defined)
+        for el in elements:
+            valid = set(vars(el).get("structure_by_name") or ())
+            if el.name == match.group(4) and any(c.name not in valid and not c.is_z_element()
+                                                 for c in _children(el)):
+                return _undefined_child(el, valid, run, where)
     if match and match.group(5):
         parent_name, child = match.group(6, 7)
-        for el in _walk(tree):
-            if el.name == child and el.parent is not None and el.parent.name == parent_name:
-                ref = (el.parent.structure_by_name or {}).get(child, {}).get("ref")
+        for el in elements[1:]:
+            if el.name == child and el.parent.name == parent_name:
+                ref = (vars(el.parent).get("structure_by_name") or {}).get(child, {}).get("ref")
                 expected = ref[2] if ref is not None and len(ref) > 2 else None
-                if el.datatype != expected:
-                    where = _location(el, occ)
-                    return StructureError(f"{where} does not match its data type {expected} "
+                if vars(el).get("_datatype") != expected:
+                    at = _location(el, where)
+                    return StructureError(f"{at} does not match its data type {expected} "
                                           "(components or subcomponents where a single value is "
-                                          "expected?)", where, "102")
-    return StructureError(f"the message does not match the {msg.structure} structure of "
-                          f"{defined}: {text}", None, "100")
+                                          "expected?)", at, "102")
+    return StructureError(f"{where} does not match its definition in {defined}: {text}", where,
+                          "102")
 
 
-def _undefined_child(el: Any, valid: set[str], msg: _Message, occ: dict[int, int],
-                     defined: str) -> StructureError:
+def _undefined_child(el: Any, valid: set[str], run: _Run, where: str) -> StructureError:
     """A field (or component) the definition lacks, located from the raw segment text."""
-    where = _location(el, occ)
+    at = _location(el, where)
     if el.classname == "Segment":
-        n = occ.get(id(el), 1)
-        line = [ln for ln in msg.lines if ln[:3] == el.name][n - 1]
-        fields = line.split(msg.field_sep)
+        fields = run.msg.lines[run.pos].split(run.msg.field_sep)
         for index, value in enumerate(fields[1:], 2 if el.name == "MSH" else 1):
             if value.strip() and f"{el.name}_{index}" not in valid:
-                field = f"{where}-{index}"
-                return StructureError(f"field {field} is not defined for {el.name} in {defined} "
-                                      "(withdrawn, or past the last field)", field, "102")
-    datatype = getattr(el, "datatype", None)
-    return StructureError(f"{where} has components that its data type {datatype} does not "
-                          f"define in {defined}", where, "102")
+                return StructureError(f"field {at}-{index} is not defined for {el.name} in "
+                                      f"{run.defined} (withdrawn, or beyond the last one)",
+                                      f"{at}-{index}", "102")
+    return StructureError(f"{at} has components that its data type {vars(el).get('_datatype')} "
+                          f"does not define in {run.defined}", at, "102")
 
 
-def _tb_location(exc: BaseException, msg: _Message) -> tuple[str | None, str | None]:
-    """(location, segment id) of the element hl7apy's parser was working on when it raised."""
-    seg = raw = None
-    field: int | None = None
-    rep = 1
-    parts: list[int] = []
+def _tb_location(exc: BaseException, run: _Run) -> str | None:
+    """Where hl7apy's parser was (the current line, field, component...) when it raised."""
+    in_segment, field, rep, parts = False, None, 1, []
     for frame, _ in traceback.walk_tb(exc.__traceback__):
-        where, local = frame.f_code.co_name, frame.f_locals
+        name, local = frame.f_code.co_name, frame.f_locals
         if not frame.f_code.co_filename.replace("\\", "/").endswith("hl7apy/parser.py"):
             continue
-        if where == "parse_segments":
-            raw = local.get("s")
-        elif where == "parse_segment":
-            seg = local.get("segment_name")
-        elif where == "parse_fields":
+        if name == "parse_segment":
+            in_segment = True
+        elif name == "parse_fields":
             field = _position(local.get("name"))
-            text, piece = local.get("field"), local.get("rep")
-            if isinstance(text, str) and isinstance(piece, str) and piece in text.split(
-                    local.get("repetition_sep") or "~"):
-                rep = text.split(local.get("repetition_sep") or "~").index(piece) + 1
-        elif where in ("parse_components", "parse_subcomponents") and "index" in local:
-            if local.get("index") or local.get("component_name" if where == "parse_components"
-                                                else "subcomponent_name"):
+            reps = str(local.get("field", "")).split(str(local.get("repetition_sep") or "~"))
+            rep = reps.index(local["rep"]) + 1 if local.get("rep") in reps else 1
+        elif name in ("parse_components", "parse_subcomponents") and "index" in local:
+            named = local.get("component_name" if name == "parse_components"
+                              else "subcomponent_name")
+            if local["index"] or named:
                 parts.append(local["index"] + 1)
-    if seg is None:
-        return None, None
-    n = 1
-    if isinstance(raw, str):
-        lines = [ln.strip() for ln in msg.lines]
-        if raw.strip() in lines:
-            n = sum(1 for ln in lines[:lines.index(raw.strip())] if ln[:3] == seg) + 1
-    where = seg if n == 1 else f"{seg}[{n}]"
+    if not in_segment or run.pos >= len(run.msg.lines):
+        return None
+    where = run.where(run.pos)
     if field is None:
-        return where, seg
+        return where
     where += f"-{field}" + (f"({rep})" if rep > 1 else "")
-    return where + "".join(f".{p}" for p in parts), seg
+    return where + "".join(f".{p}" for p in parts)
 
 
-def _explain_parse(exc: Exception, msg: _Message, profile: bool) -> StructureError:
+def _explain_parse(exc: Exception, run: _Run) -> StructureError:
     """Translate what hl7apy raised while parsing (strict mode stops at the first problem)."""
-    where, seg = _tb_location(exc, msg)
-    defined = _what(msg.version, profile)
+    where, defined = _tb_location(exc, run), run.defined
+    seg = where[:3] if where else None
     if isinstance(exc, hx.MaxLengthReached):
         return StructureError(f"{where} is {len(str(exc.value))} characters long; at most "
                               f"{exc.limit} are allowed", where, "104")
-    if isinstance(exc, hx.MaxChildLimitReached):
-        child, parent, limit = exc.child, exc.parent, exc.limit
-        if child.classname in ("Segment", "Group"):
-            sid = _first_segment(child)
-            n = sum(1 for ln in msg.lines if ln[:3] == sid)
-            return StructureError(f"segment {sid} occurs more often than {parent.name} allows "
-                                  f"(at most {limit})", sid if n < 2 else f"{sid}[{limit + 1}]",
-                                  "100")
-        number = _position(child.name)
-        if number is not None and child.classname in ("Component", "SubComponent"):
-            where = f"{where}.{number}" if where else where
-        if limit == 0:
-            return StructureError(f"{where} must be empty: it is not used in {defined}",
-                                  where, "102")
+    if isinstance(exc, hx.MaxChildLimitReached | hx.ChildNotValid):
+        child, parent = exc.child, exc.parent
+        limit = getattr(exc, "limit", 0)
+        name = getattr(child, "name", child)
+        if isinstance(name, str) and where and "-" not in where and _position(name) is not None:
+            where = f"{where}-{_position(name)}"  # a field the segment cannot hold
+            if isinstance(exc, hx.ChildNotValid):
+                return StructureError(f"field {where} is not defined for {seg} in {defined}",
+                                      where, "102")
+        number = _position(name) if child.classname in ("Component", "SubComponent") else None
+        where = f"{where}.{number}" if where and number is not None else where
+        datatype = vars(parent).get("_datatype")
+        if limit == 0 or datatype == "WD":
+            where = where if limit == 0 else where and where.rsplit(".", 1)[0]
+            return StructureError(f"{where} must be empty: {_unused(defined)}", where, "102")
         if child.classname == "Field":
             return StructureError(f"{where} repeats more often than allowed (at most {limit})",
                                   where, "102")
         kind = "components" if parent.classname == "Field" else "subcomponents"
-        return StructureError(f"{where} has {kind} but its data type {parent.datatype} is a "
-                              "single value (misplaced value or unescaped separator?)", where,
-                              "102")
+        return StructureError(f"{where} has {kind} but its data type {datatype} is a single "
+                              "value (misplaced value or unescaped separator?)", where, "102")
     if isinstance(exc, ValueError) and (match := _NOT_VALID.fullmatch(str(exc))):
-        value, kind = match.groups()
-        return StructureError(f"{where} value {value!r} is not a valid {kind}", where, "102")
-    if isinstance(exc, hx.InvalidName | hx.OperationNotAllowed | hx.ChildNotFound):
-        if where is None or "-" not in where:
-            return StructureError(f"the validator cannot interpret the message header: {exc}",
-                                  "MSH-9", "200")
+        value, kind, other = match.groups()
+        shown = f" {value!r}" if value is not None else ""
+        return StructureError(f"{where or 'a'} value{shown} is not a valid {kind or other}",
+                              where, "102")
+    if isinstance(exc, hx.InvalidName | hx.OperationNotAllowed | hx.ChildNotFound) and where:
         kind = "field" if where.count(".") == 0 else "component"
         return StructureError(f"{kind} {where} is not defined for {seg} in {defined} "
-                              "(withdrawn, or past the last one)", where, "102")
-    if isinstance(exc, hx.InvalidEncodingChars):
-        return StructureError(f"MSH-2 (encoding characters) is invalid: {exc.message}", "MSH-2",
-                              "102")
-    if isinstance(exc, hx.UnsupportedVersion):
-        return StructureError(f"HL7 version {exc.version!r} cannot be validated (supported: "
-                              f"{_VERSIONS})", "MSH-12", "203")
-    if isinstance(exc, hx.MessageProfileNotFound):
-        return StructureError(f"the profile does not describe {msg.structure} messages",
-                              "MSH-9", "200")
-    if isinstance(exc, hx.ParserError):
-        return StructureError(f"not an HL7 v2 message ({exc})", "MSH", "100")
+                              "(withdrawn, or beyond the last one)", where, "102")
     text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     return StructureError(f"{where + ' ' if where else ''}could not be validated ({text})",
                           where, "102" if where else "207")
 
 
 # ------------------------------------------------------------------ conformance profiles
-def _local(tag: str) -> str:
-    """An XML tag without its namespace."""
-    return tag.rpartition("}")[2]
-
-
-def _cardinality(el: ET.Element, component: bool = False) -> tuple[int, int]:
-    """(min, max) from Usage/Min/Max, the way hl7apy_profile_parser reads them."""
-    usage = (el.get("Usage") or "").upper()
-    if usage == "X":
-        return 0, 0
-    if component:
-        return (1, 1) if usage == "R" else (0, 1)
-    low = int(el.get("Min") or 0)
-    high_text = (el.get("Max") or "*").strip()
-    high = -1 if high_text == "*" else int(high_text)
-    return (max(low, 1) if usage == "R" else low), high
-
-
-def _leaf_info(el: ET.Element, name: str) -> tuple[str, str | None, int]:
-    """(datatype, table, length) of a Field/Component/SubComponent element."""
-    datatype = (el.get("Datatype") or "").strip().upper()
-    if not datatype:
-        raise ValueError(f"{name} has no Datatype")
-    table = (el.get("Table") or "").strip()
-    if table and not table.upper().startswith("HL7"):
-        table = f"HL7{table.zfill(4)}"
-    length = (el.get("Length") or "").strip()
-    return ("varies" if datatype == "VARIES" else datatype), table or None, (
-        int(length) if length else -1)
-
-
-def _long(el: ET.Element) -> str:
-    """hl7apy-style long name: 'Patient Name' -> PATIENT_NAME."""
-    return re.sub(r"\W+", "_", (el.get("Name") or "").strip().upper()).strip("_")
-
-
-def _components(el: ET.Element, datatype: str) -> tuple[Any, ...]:
-    """Component (or SubComponent) references of a Field (or Component)."""
-    out = []
-    kids = [k for k in el if _local(k.tag) in ("Component", "SubComponent")]
-    for index, kid in enumerate(kids, 1):
-        name = f"{datatype}_{index}"
-        kid_type, table, length = _leaf_info(kid, name)
-        children = _components(kid, kid_type) or None
-        out.append((name, ["sequence" if children else "leaf", children, kid_type, _long(kid),
-                           table, length], _cardinality(kid, component=True), "CMP"))
-    return tuple(out)
-
-
-def _profile_children(parent: ET.Element, structure: str, seen: set[str]) -> tuple[Any, ...]:
-    """Segment and group references under a static definition or a SegGroup."""
-    out: list[Any] = []
-    for el in parent:
-        tag, name = _local(el.tag), (el.get("Name") or "").strip()
-        if tag == "Segment":
-            if not _SEGMENT_ID.fullmatch(name):
-                raise ValueError(f"invalid segment name {name!r}")
-            seen.add(name)
-            fields = []
-            for index, field in enumerate((f for f in el if _local(f.tag) == "Field"), 1):
-                fname = f"{name}_{index}"
-                datatype, table, length = _leaf_info(field, fname)
-                comps = _components(field, datatype) or None
-                fields.append((fname, ("sequence" if comps else "leaf", comps, datatype,
-                                       _long(field), table, length), _cardinality(field), "FIE"))
-            out.append((name, ("sequence", tuple(fields)), _cardinality(el), "SEG"))
-        elif tag == "SegGroup":
-            out.append((f"{structure}_{name}", ("sequence", _profile_children(el, structure, seen)),
-                        _cardinality(el), "GRP"))
-    return tuple(out)
-
-
-def _load_profile(path: str) -> _Profile:
-    """Read an HL7 v2.x conformance profile XML (no DOCTYPE) into an hl7apy reference."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read the message profile: {exc.strerror or exc}",
-                          file=path) from None
-    if b"<!DOCTYPE" in data.upper():
-        raise ConfigError("message profile XML must not contain a DOCTYPE", file=path)
-    try:
-        root = ET.fromstring(data)
-    except ET.ParseError as exc:
-        line, column = exc.position
-        raise ConfigError(f"message profile is not well-formed XML: {exc}", file=path,
-                          line=line, column=column) from None
-    static = root if _local(root.tag) == "HL7v2xStaticDef" else next(
-        (el for el in root.iter() if _local(el.tag) == "HL7v2xStaticDef"), None)
-    if static is None:
-        raise ConfigError("not an HL7 v2.x conformance profile (no HL7v2xStaticDef element)",
-                          file=path)
-    structure = (static.get("MsgStructID") or "").strip()
-    version = (root.get("HL7Version") or "").strip() or None
-    if not structure:
-        raise ConfigError("the profile's HL7v2xStaticDef has no MsgStructID", file=path)
-    if version is not None and version not in SUPPORTED_LIBRARIES:
-        raise ConfigError(f"the profile's HL7Version {version!r} is not supported (supported: "
-                          f"{_VERSIONS})", file=path)
-    seen: set[str] = set()
-    try:
-        children = _profile_children(static, structure, seen)
-    except ValueError as exc:
-        raise ConfigError(f"invalid message profile: {exc}", file=path) from None
-    if not children or children[0][0] != "MSH":
-        raise ConfigError("the profile's first segment must be MSH", file=path)
-    return _Profile(structure, version, ("sequence", children), frozenset(seen))
