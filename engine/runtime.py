@@ -47,6 +47,10 @@ class Engine:
     def start(self) -> None:
         """Open the store, build channels, start workers, listeners and the admin server."""
         self.store.open()
+        # blocking sends (file writes, fsyncs) and store reads share the reactor's thread
+        # pool: size it so every destination can keep max_in_flight sends going
+        in_flight = sum(d.max_in_flight for c in self.channel_configs for d in c.destinations)
+        self.reactor.suggestThreadPoolSize(max(10, in_flight + 4))
         resolver = StepResolver(self.settings.transforms_dir)
         for config in self.channel_configs:
             self.channels[config.name] = ChannelRuntime(
