@@ -230,3 +230,34 @@ def test_unknown_field_error_names_the_field() -> None:
         _config(filename="{patient}.{ext}")
     assert "{patient}" in str(info.value)
     assert "{correlation_id}" in str(info.value)
+
+
+def test_overlapping_sends_share_batches_and_fail_alone(reactor_thread: Any,
+                                                        tmp_path: Path) -> None:
+    """Sends started together are written by a few batched jobs; one failure stays its own."""
+    from twisted.internet import defer
+
+    (tmp_path / "taken.hl7").write_bytes(b"old")
+    dest = make_dest(reactor_thread, tmp_path, overwrite=False)
+    jobs: list[int] = []
+    real = dest._writer._write_all
+
+    def counting(items: list[tuple[str, bytes]]) -> list[Any]:
+        jobs.append(len(items))
+        return real(items)
+
+    dest._writer._write_all = counting  # type: ignore[method-assign]
+    ids = [f"m{i}" for i in range(20)] + ["taken"]
+
+    async def send_all() -> list[tuple[bool, Any]]:
+        sends = [defer.ensureDeferred(dest.send(msg(f"MSG {i}".encode(), correlation_id=i)))
+                 for i in ids]
+        return await defer.DeferredList(sends, consumeErrors=True)
+
+    results = run_coroutine(send_all)
+    assert [ok for ok, _ in results] == [True] * 20 + [False]
+    assert isinstance(results[-1][1].value, PermanentDeliveryError)
+    assert sum(jobs) == 21 and len(jobs) < 21  # batched: fewer thread jobs than files
+    assert (tmp_path / "taken.hl7").read_bytes() == b"old"
+    for i in ids[:-1]:
+        assert (tmp_path / f"{i}.hl7").read_bytes() == f"MSG {i}".encode()
