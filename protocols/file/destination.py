@@ -182,40 +182,41 @@ class WriteBatcher:
     """
 
     def __init__(self, reactor: Any, directory: str, *, fsync: bool, overwrite: bool,
-                 create_directory: bool, max_batch: int = 64) -> None:
+                 create_directory: bool, max_batch: int = 64, parallel: int = 4) -> None:
         self._reactor = reactor
         self._directory = directory
         self._fsync = fsync
         self._overwrite = overwrite
         self._create_directory = create_directory
         self._max_batch = max_batch
-        self._running = False
+        self._parallel = parallel  # jobs at once, so their fsyncs overlap
+        self._jobs = 0
         self._pending: list[tuple[str, bytes, defer.Deferred[str]]] = []
 
     def write(self, name: str, data: bytes) -> defer.Deferred[str]:
         """Fires with the final path once the file (and its directory entry) is durable."""
         d: defer.Deferred[str] = defer.Deferred()
         self._pending.append((name, data, d))
-        if not self._running:
+        if self._jobs < self._parallel:
             self._start()
         return d
 
     def _start(self) -> None:
-        self._running = True
+        self._jobs += 1
         batch = self._pending[:self._max_batch]
         del self._pending[:self._max_batch]
         job = threads.deferToThreadPool(self._reactor, self._reactor.getThreadPool(),
                                         self._write_all, [(n, data) for n, data, _ in batch])
 
         def finished(results: Any) -> None:
-            self._running = False
+            self._jobs -= 1
             for index, (_, _, d) in enumerate(batch):
                 outcome = results if isinstance(results, Failure) else results[index]
                 if isinstance(outcome, Failure | BaseException):
                     d.errback(outcome)
                 else:
                     d.callback(outcome)
-            if self._pending:
+            if self._pending and self._jobs < self._parallel:
                 self._start()
 
         job.addBoth(finished)
