@@ -170,7 +170,3 @@ class Store(abc.ABC):
     def prune(self, channel: str, content_before: float, metadata_before: float,
               batch: int = 500) -> int:
         """Drop old content and old finished messages in small batches; returns rows hit."""
-
-    @abc.abstractmethod
-    def pending_message_status(self, message_ids: list[int]) -> dict[int, str]:
-        """For each id: 'queued' while any delivery is pending, else 'sent' or 'dead'."""

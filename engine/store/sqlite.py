@@ -220,10 +220,6 @@ class SqliteStore(Store):
                 result[message_id] = "queued" if queued else ("dead" if dead else "sent")
         return result
 
-    def pending_message_status(self, message_ids: list[int]) -> dict[int, str]:
-        """'queued', 'sent' or 'dead' for each routed message id."""
-        return self._derived_status(self._reader(), message_ids)
-
     def get_message(self, message_id: int) -> dict[str, Any] | None:
         """The message row, its stages and each delivery with its attempts."""
         db = self._reader()
