@@ -387,34 +387,38 @@ class Hl7Message:
                 f"segments={len(self._lines)})")
 
 
+def _make_room(items: list[str], index: int, raw_value: str) -> bool:
+    """Pad items so items[index] exists; False when an empty value needs no new element."""
+    if index < len(items):
+        return True
+    if not raw_value:
+        return False
+    items.extend([""] * (index + 1 - len(items)))
+    return True
+
+
 def _replace(old: str, p: Path, raw_value: str, seps: Separators) -> str:
     """`old` field text with the element named by path `p` replaced by `raw_value`."""
     if p.repetition is None and p.component is None:
         return raw_value
     reps = old.split(seps.repetition)
     r = (p.repetition or 1) - 1
-    if r >= len(reps):
-        if not raw_value:
-            return old
-        reps.extend([""] * (r + 1 - len(reps)))
+    if not _make_room(reps, r, raw_value):
+        return old
     if p.component is None:
         reps[r] = raw_value
     else:
         comps = reps[r].split(seps.component)
         c = p.component - 1
-        if c >= len(comps):
-            if not raw_value:
-                return old
-            comps.extend([""] * (c + 1 - len(comps)))
+        if not _make_room(comps, c, raw_value):
+            return old
         if p.subcomponent is None:
             comps[c] = raw_value
         else:
             subs = comps[c].split(seps.subcomponent)
             s = p.subcomponent - 1
-            if s >= len(subs):
-                if not raw_value:
-                    return old
-                subs.extend([""] * (s + 1 - len(subs)))
+            if not _make_room(subs, s, raw_value):
+                return old
             subs[s] = raw_value
             comps[c] = seps.subcomponent.join(subs)
         reps[r] = seps.component.join(comps)
