@@ -188,7 +188,9 @@ class DestinationWorker:
         finally:
             self._in_flight.pop(item.delivery_id, None)
             self._held.discard(item.delivery_id)
-            self._kick()
+            if self._buffer or not self._caught_up or self._claim_needed \
+                    or self._next_due is not None:
+                self._kick()  # work waits for the freed slot; else the loop has nothing to do
 
     async def _complete_quietly(self, outcomes: list[Outcome]) -> None:
         try:
@@ -238,7 +240,7 @@ class DestinationWorker:
                                 outgoing[0].content_type)
             response = None
             for out in outgoing:
-                response = await defer.ensureDeferred(_maybe_coro(self.connector.send(out)))
+                response = await _maybe_coro(self.connector.send(out))
         except RetryableDeliveryError as exc:
             return self._retry(item, str(exc), exc.retry_after, encoded)
         except (PermanentDeliveryError, MessageError) as exc:

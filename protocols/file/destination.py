@@ -18,6 +18,7 @@ import os
 import re
 import secrets
 import string
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
@@ -257,6 +258,22 @@ def _publish_no_clobber(temp: str, final: str) -> None:
     os.unlink(temp)
 
 
+def _timestamp(now: datetime | None) -> str:
+    """UTC YYYYMMDDTHHMMSSffffff of `now` (default: the current time)."""
+    return (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%S%f")
+
+
+_TEMPLATE_VALUES: dict[str, Callable[[FileDestination, Message, datetime | None], Any]] = {
+    "correlation_id": lambda dest, message, now: message.correlation_id,
+    "message_id": lambda dest, message, now: "" if message.message_id is None
+    else message.message_id,
+    "channel": lambda dest, message, now: message.channel or dest.context.channel,
+    "destination": lambda dest, message, now: dest.context.name,
+    "timestamp": lambda dest, message, now: _timestamp(now),
+    "ext": lambda dest, message, now: extension_for(message.content_type),
+}
+
+
 class FileDestination:
     """Writes each message to a file; see the module docstring for outcome rules."""
 
@@ -267,24 +284,20 @@ class FileDestination:
         self.context = context
         self._reactor = context.reactor
         self._directory = os.path.abspath(os.path.expanduser(config.directory))
+        # only the fields the template names are computed per message
+        self._template_fields = {field for _, field, _, _ in
+                                 string.Formatter().parse(config.filename)
+                                 if field in _TEMPLATE_VALUES}
         self._writer = WriteBatcher(self._reactor, self._directory, fsync=config.fsync,
                                     overwrite=config.overwrite,
                                     create_directory=config.create_directory)
 
     def filename_for(self, message: Message, now: datetime | None = None) -> str:
         """The sanitised file name for a message; PermanentDeliveryError if it cannot render."""
-        when = now or datetime.now(UTC)
-        values: dict[str, Any] = {
-            "correlation_id": message.correlation_id,
-            "message_id": "" if message.message_id is None else message.message_id,
-            "channel": message.channel or self.context.channel,
-            "destination": self.context.name,
-            "timestamp": when.astimezone(UTC).strftime("%Y%m%dT%H%M%S%f"),
-            "ext": extension_for(message.content_type),
-        }
+        values = {key: _clean_value(_TEMPLATE_VALUES[key](self, message, now))
+                  for key in self._template_fields}
         try:
-            rendered = self.config.filename.format_map(
-                {key: _clean_value(value) for key, value in values.items()})
+            rendered = self.config.filename.format_map(values)
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
             raise PermanentDeliveryError(
                 f"filename template {self.config.filename!r} cannot be rendered for message "

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import re
+import time
 from datetime import datetime
 from typing import Literal
 
@@ -52,6 +54,17 @@ _ack_counter = itertools.count(1)
 def _next_ack_id() -> str:
     """A unique MSH-10 for an ACK (20 characters at most)."""
     return f"{_ACK_PREFIX}{next(_ack_counter):010d}"
+
+
+@functools.lru_cache(maxsize=2)
+def _stamp_of(second: int) -> str:
+    """Local time of a Unix second as YYYYMMDDHHMMSS."""
+    return datetime.fromtimestamp(second).strftime("%Y%m%d%H%M%S")
+
+
+def _stamp_now() -> str:
+    """The current local time as YYYYMMDDHHMMSS, formatted once per second."""
+    return _stamp_of(int(time.time()))
 
 
 def is_ack(msg: Hl7Message) -> bool:
@@ -168,7 +181,7 @@ def build_ack(original: Hl7Message | None, code: str, *, text: str = "",
         msh9 = cs.join(("ACK", head.trigger, "ACK"))
     else:
         msh9 = cs.join(("ACK", head.trigger))
-    stamp = (now or datetime.now()).strftime("%Y%m%d%H%M%S")
+    stamp = now.strftime("%Y%m%d%H%M%S") if now is not None else _stamp_now()
     own_id = escape(control_id, seps) if control_id else _next_ack_id()
     msh = ["MSH", seps.encoding_characters, head.receiving_app, head.receiving_fac,
            head.sending_app, head.sending_fac, stamp, "", msh9, own_id, head.processing,
