@@ -59,8 +59,17 @@ class DestinationWorker:
         """Begin the claim/send loop."""
         self._running = True
         self._loop = defer.ensureDeferred(self._run())
-        self._loop.addErrback(lambda f: log.error("worker %s/%s stopped: %s", self.channel,
-                                                  self.name, f.getTraceback()))
+        self._loop.addErrback(self._crashed)
+
+    def _crashed(self, failure: Any) -> None:
+        """A bug in the loop must not stop deliveries for good: log it and start again."""
+        log.error("worker %s/%s failed, restarting: %s", self.channel, self.name,
+                  failure.getTraceback())
+        self.reactor.callLater(self.poll_interval, self._restart)
+
+    def _restart(self) -> None:
+        if self._running:  # not stopped meanwhile
+            self.start()
 
     @defer.inlineCallbacks
     def stop(self) -> Any:
