@@ -17,6 +17,7 @@ from twisted.internet import defer
 
 from . import metrics
 from .errors import MessageError, PermanentDeliveryError, RetryableDeliveryError, StoreError
+from .logs import loggable
 from .message import Message
 from .steps import Step, StepContext, run_filters, run_transforms
 from .store.base import Outcome, QueueItem, Stage, Store
@@ -254,7 +255,7 @@ class DestinationWorker:
             return self._retry(item, str(exc), exc.retry_after, encoded)
         except (PermanentDeliveryError, MessageError) as exc:
             log.warning("delivery %s/%s of message %s is dead: %s", self.channel, self.name,
-                        item.message_id, exc, extra={"message_id": item.message_id,
+                        item.message_id, loggable(exc), extra={"message_id": item.message_id,
                                                      "correlation_id": item.correlation_id})
             return Outcome(item.delivery_id, "dead", error=str(exc), encoded=encoded)
         except Exception as exc:  # a connector bug: retry, never lose the message
@@ -273,7 +274,7 @@ class DestinationWorker:
         policy = self.config.retry
         if attempt >= policy.attempts:
             log.warning("delivery %s/%s of message %s is dead after %d attempts: %s",
-                        self.channel, self.name, item.message_id, attempt, error,
+                        self.channel, self.name, item.message_id, attempt, loggable(error),
                         extra={"message_id": item.message_id,
                                "correlation_id": item.correlation_id})
             return Outcome(item.delivery_id, "dead", error=error, encoded=encoded)
@@ -284,7 +285,7 @@ class DestinationWorker:
         if self._next_due is None or next_at < self._next_due:
             self._next_due = next_at
         log.info("delivery %s/%s of message %s failed (attempt %d), retry in %.1fs: %s",
-                 self.channel, self.name, item.message_id, attempt, delay, error,
+                 self.channel, self.name, item.message_id, attempt, delay, loggable(error),
                  extra={"message_id": item.message_id, "correlation_id": item.correlation_id})
         return Outcome(item.delivery_id, "retry", error=error, next_attempt_at=next_at,
                        encoded=encoded)

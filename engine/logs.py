@@ -37,3 +37,18 @@ def setup_logging(level: str = "info") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+
+
+def loggable(error: object) -> str:
+    """What of an error may be logged: its kind and where, never the content it quotes.
+
+    Error texts can quote field values or a peer's response body (PHI); the whole text is
+    kept with the message in the store, the log line gets only this summary.
+    """
+    from .errors import MessageError
+
+    if isinstance(error, MessageError):
+        where = f" at {error.location}" if error.location else ""
+        return f"{type(error).__name__}{where} (details in the message store)"
+    head = str(error).partition(": ")[0]
+    return head[:200]

@@ -14,6 +14,7 @@ from twisted.python.failure import Failure
 from engine import metrics
 from engine.connector import ConnectorContext, SourceConfig, TlsConfig
 from engine.errors import MessageError, ParseError, RejectedError, StoreError
+from engine.logs import loggable
 from engine.message import Message, Receipt
 from engine.units import ByteSize, Duration
 from protocols.hl7v2.ack import ack_code, build_ack, is_ack
@@ -264,7 +265,8 @@ class MllpSource:
         if receipt.ok:
             return self._answer(hl7, "accept", "", None, None, text)
         error = receipt.error
-        log.warning("message %s from %s stored with error: %s", receipt.message_id, peer, error,
+        log.warning("message %s from %s stored with error: %s", receipt.message_id, peer,
+                    loggable(error),
                     extra={"message_id": receipt.message_id,
                            "correlation_id": message.correlation_id})
         outcome = "reject" if receipt.status == "rejected" else "error"
@@ -291,7 +293,8 @@ class MllpSource:
     async def _reject(self, message: Message, hl7: Hl7Message | None, error: MessageError,
                       text: str, code: str) -> bytes | None:
         receipt = await self._store_rejection(message, error)
-        log.warning("rejected message %s: %s", receipt.message_id if receipt else None, error,
+        log.warning("rejected message %s: %s", receipt.message_id if receipt else None,
+                    loggable(error),
                     extra={"message_id": receipt.message_id if receipt else None,
                            "correlation_id": message.correlation_id})
         return self._answer(hl7, "reject", error.message, error.location, code, text)

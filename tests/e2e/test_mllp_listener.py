@@ -232,3 +232,17 @@ def test_messages_show_has_every_stage(engine: EngineProcess) -> None:
     assert shown["deliveries"][0]["destination"] == "archive"
 
 
+
+
+def test_logs_never_carry_message_content(engine: EngineProcess) -> None:
+    secret = b"SECRETNAME^QUOTED"
+    with client(engine) as c:
+        good = adt("LST-PHI-1").replace(b"TESTPATIENT^SYNTHETIC", secret)
+        bad = adt("LST-PHI-2", sender="FAILME").replace(b"TESTPATIENT^SYNTHETIC", secret)
+        assert ack_fields(c.send(good))[0] == "AA"
+        reply = c.send(bad)
+        assert ack_fields(reply)[0] == "AE" and b"FAILME" in reply  # the sender is told
+        assert ack_fields(c.send(b"MSH|^~\\&|" + secret + b"\rPID|1\r"))[0] == "AR"
+    engine.wait_for(lambda: "LST-PHI-2" in engine.log(), what="the AE logged")
+    log = engine.log()
+    assert "SECRETNAME" not in log and "FAILME" not in log
