@@ -38,7 +38,8 @@ class EngineProcess:
     """One `plexus run` process with its own data dir, channel folder and admin port."""
 
     def __init__(self, workdir: Path, channels: dict[str, str], env: dict[str, str] | None = None,
-                 log_level: str = "info", data_dir: Path | None = None) -> None:
+                 log_level: str = "info", data_dir: Path | None = None,
+                 settings: str = "") -> None:
         self.workdir = workdir
         self.channel_dir = workdir / "channels"
         self.data_dir = data_dir or workdir / "data"
@@ -47,6 +48,7 @@ class EngineProcess:
         self.channels = channels
         self.env = {**os.environ, **(env or {})}
         self.log_level = log_level
+        self.extra_settings = settings  # YAML lines that override the defaults below
         self.admin_port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -55,9 +57,12 @@ class EngineProcess:
         self.channel_dir.mkdir(parents=True, exist_ok=True)
         for name, text in self.channels.items():
             (self.channel_dir / f"{name}.yaml").write_text(text)
-        self.settings.write_text(SETTINGS.format(data_dir=self.data_dir,
-                                                 channel_dir=self.channel_dir,
-                                                 log_level=self.log_level))
+        text = SETTINGS.format(data_dir=self.data_dir, channel_dir=self.channel_dir,
+                               log_level=self.log_level)
+        overridden = {line.split(":")[0] for line in self.extra_settings.splitlines()}
+        text = "".join(line + "\n" for line in text.splitlines()
+                       if line.split(":")[0] not in overridden)
+        self.settings.write_text(text + self.extra_settings)
         log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "engine.cli", "run", "--settings", str(self.settings),
