@@ -1,4 +1,4 @@
-"""A throwaway PKI for TLS tests: one CA, a server cert (127.0.0.1, localhost) and a client cert."""
+"""A throwaway PKI for TLS tests: one CA, server certs (right and wrong host) and a client cert."""
 
 from __future__ import annotations
 
@@ -65,7 +65,8 @@ def make_test_pki(tmp_dir: str | Path) -> dict[str, str]:
     """Write a CA, a server cert/key and a client cert/key as PEM files; return their paths.
 
     Keys of the result: ``ca``, ``ca_key``, ``server_cert``, ``server_key``, ``client_cert``,
-    ``client_key``. The server cert is valid for IP 127.0.0.1 and DNS localhost.
+    ``client_key``, ``wrong_host_cert``, ``wrong_host_key``. The server cert is valid for IP
+    127.0.0.1 and DNS localhost; the wrong-host cert (same CA) only for example.invalid.
     """
     out = Path(tmp_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -99,12 +100,19 @@ def make_test_pki(tmp_dir: str | Path) -> dict[str, str]:
     client_cert = _leaf(ca_cert, ca_key, "plexus-test-client", client_key,
                         ExtendedKeyUsageOID.CLIENT_AUTH, [x509.DNSName("plexus-test-client")])
 
+    wrong_key = _key()
+    wrong_cert = _leaf(ca_cert, ca_key, "example.invalid", wrong_key,
+                       ExtendedKeyUsageOID.SERVER_AUTH, [x509.DNSName("example.invalid")])
+
     paths = {name: out / f"{name}.pem" for name in
-             ("ca", "ca_key", "server_cert", "server_key", "client_cert", "client_key")}
+             ("ca", "ca_key", "server_cert", "server_key", "client_cert", "client_key",
+              "wrong_host_cert", "wrong_host_key")}
     paths["ca"].write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     _write_key(paths["ca_key"], ca_key)
     paths["server_cert"].write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
     _write_key(paths["server_key"], server_key)
     paths["client_cert"].write_bytes(client_cert.public_bytes(serialization.Encoding.PEM))
     _write_key(paths["client_key"], client_key)
+    paths["wrong_host_cert"].write_bytes(wrong_cert.public_bytes(serialization.Encoding.PEM))
+    _write_key(paths["wrong_host_key"], wrong_key)
     return {name: str(path) for name, path in paths.items()}

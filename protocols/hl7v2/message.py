@@ -203,38 +203,13 @@ class Hl7Message:
                 return default
             return value or default
         seps = self.separators
-        sep = seps.repetition
-        if sep in value:
-            reps = value.split(sep)
-            r = p.repetition or 1
-            if r > len(reps):
-                return default
-            value = reps[r - 1]
-        elif p.repetition is not None and p.repetition > 1:
-            return default
-        c = p.component
-        if c is None:
+        value = _nth(value, seps.repetition, p.repetition or 1)
+        if p.component is None or value is None:
             return value or default
-        sep = seps.component
-        if sep in value:
-            comps = value.split(sep)
-            if c > len(comps):
-                return default
-            value = comps[c - 1]
-        elif c > 1:
-            return default
-        s = p.subcomponent
-        if s is None:
+        value = _nth(value, seps.component, p.component)
+        if p.subcomponent is None or value is None:
             return value or default
-        sep = seps.subcomponent
-        if sep in value:
-            subs = value.split(sep)
-            if s > len(subs):
-                return default
-            value = subs[s - 1]
-        elif s > 1:
-            return default
-        return value or default
+        return _nth(value, seps.subcomponent, p.subcomponent) or default
 
     def get(self, path: str, default: str = "") -> str:
         """Unescaped text at `path` (e.g. PID-3.1, OBX[2]-5, PID-3(2).1); `default` if empty."""
@@ -385,6 +360,14 @@ class Hl7Message:
     def __repr__(self) -> str:
         return (f"Hl7Message(type={self.message_type!r}, control_id={self.control_id!r}, "
                 f"segments={len(self._lines)})")
+
+
+def _nth(value: str, sep: str, n: int) -> str | None:
+    """The n-th (1-based) part of value split on sep; None when there are fewer parts."""
+    if sep not in value:
+        return value if n == 1 else None
+    parts = value.split(sep)
+    return parts[n - 1] if n <= len(parts) else None
 
 
 def _make_room(items: list[str], index: int, raw_value: str) -> bool:

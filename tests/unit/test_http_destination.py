@@ -7,176 +7,34 @@ import email.utils
 import logging
 import socket
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pydantic import ValidationError
-from twisted.internet import defer, ssl
-from twisted.protocols import policies
+from twisted.internet import defer
 from twisted.web import resource, server
 
-from engine.connector import ConnectorContext
-from engine.errors import ConfigError, PermanentDeliveryError, RetryableDeliveryError
+from engine.errors import PermanentDeliveryError, RetryableDeliveryError
 from engine.message import Message
 from protocols.http.destination import (
-    HttpDestination,
     HttpDestinationConfig,
     default_content_type,
     parse_retry_after,
 )
+from tests.unit.http_server import (
+    Reply,
+    Server,
+    close,
+    http_server,
+    make_dest,
+    msg,
+    send,
+)
+from tests.unit.reactor_thread import reactor_thread, run_in_reactor
 
-try:
-    from tests.unit.reactor_thread import reactor_thread, run_coroutine, run_in_reactor
-except ModuleNotFoundError:  # plain `pytest` with tests/unit not importable as a package
-    from reactor_thread import reactor_thread, run_coroutine, run_in_reactor  # type: ignore[no-redef]
-
-__all__ = ["reactor_thread"]  # the fixture is used by name
+__all__ = ["http_server", "reactor_thread"]  # fixtures used by name
 
 pytestmark = pytest.mark.usefixtures("reactor_thread")
-
-
-# --- a real HTTP server --------------------------------------------------------------------
-
-@dataclass
-class Reply:
-    """What the test server answers on one path; hang=True never answers."""
-
-    status: int = 200
-    body: bytes = b"ok"
-    headers: dict[str, str] = field(default_factory=dict)
-    hang: bool = False
-
-
-@dataclass
-class Seen:
-    """One request as the server received it."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-    client_cert_cn: str | None = None
-
-
-class _Recorder(resource.Resource):
-    isLeaf = True
-
-    def __init__(self, replies: dict[str, Reply], seen: list[Seen]) -> None:
-        super().__init__()
-        self.replies = replies
-        self.seen = seen
-
-    def render(self, request: Any) -> Any:
-        path = request.path.decode()
-        headers = {k.decode().lower(): v[0].decode()
-                   for k, v in request.requestHeaders.getAllRawHeaders()}
-        cn = None
-        peer = getattr(request.channel.transport, "getPeerCertificate", None)
-        if peer is not None and peer() is not None:
-            attrs = peer().to_cryptography().subject.get_attributes_for_oid(
-                NameOID.COMMON_NAME)
-            cn = str(attrs[0].value)
-        self.seen.append(Seen(request.method.decode(), path, headers,
-                              request.content.read(), cn))
-        reply = self.replies.get(path, Reply())
-        if reply.hang:
-            return server.NOT_DONE_YET
-        request.setResponseCode(reply.status)
-        for name, value in reply.headers.items():
-            request.setHeader(name, value)
-        return b"" if reply.status == 204 else reply.body
-
-
-class _Counting(policies.WrappingFactory):
-    """Counts accepted connections and keeps them, to drop them at the end of a test."""
-
-    connections = 0
-
-    def buildProtocol(self, addr: Any) -> Any:  # noqa: N802 - Twisted API
-        self.connections += 1
-        return super().buildProtocol(addr)
-
-
-class Server:
-    """A twisted.web server on an ephemeral port, recording what it receives."""
-
-    def __init__(self, tls_options: Any = None) -> None:
-        self.replies: dict[str, Reply] = {}
-        self.seen: list[Seen] = []
-        self.site = server.Site(_Recorder(self.replies, self.seen))
-        self.factory = _Counting(self.site)
-        self.factory.noisy = False
-        self._tls = tls_options
-        self.port: Any = None
-
-    def start(self, reactor: Any) -> None:
-        """Listen on 127.0.0.1:0 (call on the reactor thread)."""
-        if self._tls is None:
-            self.port = reactor.listenTCP(0, self.factory, interface="127.0.0.1")
-        else:
-            self.port = reactor.listenSSL(0, self.factory, self._tls, interface="127.0.0.1")
-
-    def stop(self) -> Any:
-        """Stop listening and drop open connections (call on the reactor thread)."""
-        for proto in list(self.factory.protocols):
-            proto.transport.abortConnection()
-        return self.port.stopListening()
-
-    def url(self, path: str = "/x") -> str:
-        """The URL of a path on this server."""
-        scheme = "http" if self._tls is None else "https"
-        return f"{scheme}://127.0.0.1:{self.port.getHost().port}{path}"
-
-
-@contextmanager
-def _serve(reactor: Any, tls_options: Any = None) -> Iterator[Server]:
-    srv = Server(tls_options)
-    run_in_reactor(srv.start, reactor)
-    try:
-        yield srv
-    finally:
-        run_in_reactor(srv.stop)
-
-
-@pytest.fixture
-def http_server(reactor_thread: Any) -> Iterator[Server]:
-    """A plain HTTP server for one test."""
-    with _serve(reactor_thread) as srv:
-        yield srv
-
-
-def make_dest(reactor: Any, url: str, **overrides: Any) -> HttpDestination:
-    """An HttpDestination for url with config overrides."""
-    config = HttpDestinationConfig.model_validate(
-        {"name": "out", "type": "http", "url": url, **overrides})
-    ctx = ConnectorContext(channel="adt", name="out", reactor=reactor,
-                           logger=logging.getLogger("test.http"))
-    return HttpDestination(config, ctx)
-
-
-def send(dest: HttpDestination, message: Message, timeout: float = 20.0) -> bytes | None:
-    """Drive dest.send on the reactor thread and wait for it."""
-    return run_coroutine(lambda: dest.send(message), timeout=timeout)
-
-
-def close(dest: HttpDestination) -> None:
-    """Close the destination's connections on the reactor thread."""
-    run_coroutine(dest.close)
-
-
-def msg(content: bytes = b"MSH|^~\\&|A|B\r", content_type: str = "hl7v2",
-        message_id: int | None = 42, correlation_id: str = "corr-1") -> Message:
-    """A message on channel adt."""
-    return Message(content, content_type, channel="adt", message_id=message_id,
-                   correlation_id=correlation_id)
 
 
 # --- success ------------------------------------------------------------------------------
@@ -411,179 +269,6 @@ def test_connection_dropped_by_server_retryable(reactor_thread: Any,
     finally:
         close(dest)
     assert "closed before the response was complete" in str(info.value)
-
-
-# --- TLS ----------------------------------------------------------------------------------
-
-def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-
-
-def _key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
-
-
-def _ca(cn: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    key = _key()
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(_name(cn)).issuer_name(_name(cn))
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    return cert, key
-
-
-def _leaf(cn: str, ca: tuple[x509.Certificate, ec.EllipticCurvePrivateKey],
-          sans: list[x509.GeneralName], usage: Any) -> tuple[x509.Certificate, Any]:
-    key = _key()
-    now = dt.datetime.now(dt.UTC)
-    builder = (x509.CertificateBuilder().subject_name(_name(cn))
-               .issuer_name(ca[0].subject).public_key(key.public_key())
-               .serial_number(x509.random_serial_number())
-               .not_valid_before(now - dt.timedelta(minutes=5))
-               .not_valid_after(now + dt.timedelta(days=1))
-               .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-               .add_extension(x509.ExtendedKeyUsage([usage]), critical=False))
-    if sans:
-        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-    return builder.sign(ca[1], hashes.SHA256()), key
-
-
-@dataclass
-class Pki:
-    """Files and server options for the TLS tests."""
-
-    ca: Path
-    other_ca: Path
-    client_cert: Path
-    client_key: Path
-    server_options: Any
-    mtls_server_options: Any
-    wrong_host_options: Any
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    """A test CA, a server cert for 127.0.0.1, a client cert, and an unrelated CA."""
-    import ipaddress
-
-    tmp = tmp_path_factory.mktemp("pki")
-    ca = _ca("Plexus Test CA")
-    other = _ca("Some Other CA")
-    ip_san = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-    srv_cert, srv_key = _leaf("127.0.0.1", ca, ip_san, ExtendedKeyUsageOID.SERVER_AUTH)
-    bad_cert, bad_key = _leaf("example.invalid", ca, [x509.DNSName("example.invalid")],
-                              ExtendedKeyUsageOID.SERVER_AUTH)
-    cli_cert, cli_key = _leaf("plexus-client", ca, [], ExtendedKeyUsageOID.CLIENT_AUTH)
-
-    def write(name: str, data: bytes) -> Path:
-        path = tmp / name
-        path.write_bytes(data)
-        return path
-
-    pem = serialization.Encoding.PEM
-    ca_path = write("ca.pem", ca[0].public_bytes(pem))
-    other_path = write("other-ca.pem", other[0].public_bytes(pem))
-    cli_cert_path = write("client.pem", cli_cert.public_bytes(pem))
-    cli_key_path = write("client.key", _pem_key(cli_key))
-
-    def options(cert: x509.Certificate, key: Any, **kwargs: Any) -> Any:
-        return ssl.CertificateOptions(privateKey=key, certificate=cert, **kwargs)
-
-    return Pki(ca=ca_path, other_ca=other_path, client_cert=cli_cert_path,
-               client_key=cli_key_path, server_options=options(srv_cert, srv_key),
-               mtls_server_options=options(srv_cert, srv_key,
-                                           trustRoot=ssl.trustRootFromCertificates(
-                                               [ssl.Certificate.loadPEM(ca_path.read_bytes())])),
-               wrong_host_options=options(bad_cert, bad_key))
-
-
-def test_tls_server_verified_with_ca(reactor_thread: Any, pki: Pki) -> None:
-    with _serve(reactor_thread, pki.server_options) as srv:
-        dest = make_dest(reactor_thread, srv.url(), tls={"ca": str(pki.ca)})
-        try:
-            assert send(dest, msg()) == b"ok"
-            assert send(dest, msg()) == b"ok"
-        finally:
-            close(dest)
-        assert srv.factory.connections == 1
-
-
-def test_tls_wrong_ca_is_retryable(reactor_thread: Any, pki: Pki) -> None:
-    """A certificate that fails verification is an operator problem: retried, not dropped."""
-    with _serve(reactor_thread, pki.server_options) as srv:
-        dest = make_dest(reactor_thread, srv.url(), tls={"ca": str(pki.other_ca)})
-        try:
-            with pytest.raises(RetryableDeliveryError) as info:
-                send(dest, msg())
-        finally:
-            close(dest)
-        assert "certificate verification failed" in str(info.value)
-        assert srv.seen == []
-
-
-def test_tls_host_mismatch_is_retryable(reactor_thread: Any, pki: Pki) -> None:
-    with _serve(reactor_thread, pki.wrong_host_options) as srv:
-        dest = make_dest(reactor_thread, srv.url(), tls={"ca": str(pki.ca)})
-        try:
-            with pytest.raises(RetryableDeliveryError) as info:
-                send(dest, msg())
-        finally:
-            close(dest)
-        assert "does not match the host name" in str(info.value)
-        assert srv.seen == []
-
-
-def test_tls_verify_false_accepts_any_certificate(reactor_thread: Any, pki: Pki) -> None:
-    with _serve(reactor_thread, pki.wrong_host_options) as srv:
-        dest = make_dest(reactor_thread, srv.url(), tls={"verify": False})
-        try:
-            assert send(dest, msg()) == b"ok"
-        finally:
-            close(dest)
-
-
-def test_tls_client_certificate(reactor_thread: Any, pki: Pki) -> None:
-    with _serve(reactor_thread, pki.mtls_server_options) as srv:
-        dest = make_dest(reactor_thread, srv.url(), tls={
-            "ca": str(pki.ca), "cert": str(pki.client_cert), "key": str(pki.client_key)})
-        try:
-            assert send(dest, msg()) == b"ok"
-        finally:
-            close(dest)
-        assert srv.seen[0].client_cert_cn == "plexus-client"
-
-
-def test_tls_missing_client_certificate_is_retryable(reactor_thread: Any, pki: Pki) -> None:
-    with _serve(reactor_thread, pki.mtls_server_options) as srv:
-        dest = make_dest(reactor_thread, srv.url(), tls={"ca": str(pki.ca)})
-        try:
-            with pytest.raises(RetryableDeliveryError) as info:
-                send(dest, msg())
-        finally:
-            close(dest)
-        assert srv.url().split("//")[1].split("/")[0] in str(info.value)
-
-
-def test_tls_unreadable_files_fail_at_construction(reactor_thread: Any, pki: Pki,
-                                                   tmp_path: Path) -> None:
-    url = "https://127.0.0.1:1/x"
-    with pytest.raises(ConfigError, match="tls.ca"):
-        make_dest(reactor_thread, url, tls={"ca": str(tmp_path / "missing.pem")})
-    with pytest.raises(ConfigError, match="no PEM certificate"):
-        make_dest(reactor_thread, url, tls={"ca": str(pki.client_key)})
-    with pytest.raises(ConfigError, match="do not match"):
-        other_key = tmp_path / "other.key"
-        other_key.write_bytes(_pem_key(_key()))
-        make_dest(reactor_thread, url, tls={"cert": str(pki.client_cert),
-                                            "key": str(other_key)})
 
 
 # --- config and helpers -------------------------------------------------------------------

@@ -1,0 +1,257 @@
+"""The store suite: queue stats, replay, listing, pruning and reopening, on every backend."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.store.base import Outcome, Stage, Store
+from engine.store.schema import SCHEMA_VERSION
+from engine.store.sqlite import SqliteStore
+from tests.unit.reactor_thread import reactor_thread
+from tests.unit.store_suite import (
+    BACKENDS,
+    backend,
+    claim,
+    complete,
+    ingest,
+    make_record,
+    message,
+    stages_of,
+    store,
+)
+
+__all__ = ["backend", "reactor_thread", "store"]  # fixtures used by name
+
+
+# -- queue stats and replay ---------------------------------------------------------
+
+
+def test_queue_stats(store: Store) -> None:
+    now = time.time()
+    for i in range(3):
+        ingest(store, make_record("qs", destinations=("x", "y"), received_at=now - 100 + i))
+    ingest(store, make_record("other", destinations=("x",), received_at=now))
+    (oldest_x, *_) = claim(store, "x", channel="qs", limit=1)
+    complete(store, Outcome(oldest_x.delivery_id, "dead", error="no"))
+    stats = {(s.channel, s.destination): s for s in store.queue_stats()}
+    x, y = stats[("qs", "x")], stats[("qs", "y")]
+    assert (x.depth, x.dead) == (2, 1)
+    assert x.oldest_received_at == pytest.approx(now - 99)
+    assert (y.depth, y.dead) == (3, 0)
+    assert y.oldest_received_at == pytest.approx(now - 100)
+    other = stats[("other", "x")]
+    assert (other.depth, other.dead) == (1, 0)
+
+    for item in claim(store, "y", channel="qs"):
+        complete(store, Outcome(item.delivery_id, "sent"))
+    stats = {(s.channel, s.destination): s for s in store.queue_stats()}
+    assert ("qs", "y") not in stats or stats[("qs", "y")].depth == 0
+
+
+def test_replay_requeues_with_attempts_reset(store: Store) -> None:
+    message_id = ingest(store, make_record(destinations=("a", "b"))).message_id
+    (a,) = claim(store, "a")
+    (b,) = claim(store, "b")
+    complete(store, Outcome(a.delivery_id, "sent"),
+             Outcome(b.delivery_id, "dead", error="AR"))
+    assert message(store, message_id)["status"] == "dead"
+
+    assert store.replay([message_id], "a") == 1
+    deliveries = {d["destination"]: d for d in message(store, message_id)["deliveries"]}
+    assert (deliveries["a"]["status"], deliveries["a"]["attempts"]) == ("queued", 0)
+    assert (deliveries["b"]["status"], deliveries["b"]["attempts"]) == ("dead", 1)
+    (again,) = claim(store, "a")
+    assert (again.message_id, again.attempts) == (message_id, 0)
+    complete(store, Outcome(again.delivery_id, "sent"))
+
+    assert store.replay([message_id]) == 2
+    found = message(store, message_id)
+    assert found["status"] == "queued"
+    assert [(d["status"], d["attempts"]) for d in found["deliveries"]] == [("queued", 0)] * 2
+    assert store.replay([message_id + 1000]) == 0
+
+
+def test_replay_dead_by_channel_and_destination(store: Store) -> None:
+    for channel in ("adt", "lab"):
+        for _ in range(2):
+            ingest(store, make_record(channel, destinations=("a", "b")))
+        for dest in ("a", "b"):
+            complete(store, *[Outcome(item.delivery_id, "dead", error="x")
+                              for item in claim(store, dest, channel=channel)])
+    assert store.replay_dead("adt", "a") == 2
+    assert [item.destination for item in claim(store, "a")] == ["a", "a"]
+    assert claim(store, "b") == []
+    assert store.replay_dead("adt") == 2  # the two of b
+    assert len(claim(store, "b")) == 2
+    assert store.replay_dead("adt") == 0
+    stats = {(s.channel, s.destination): s for s in store.queue_stats()}
+    assert (stats[("lab", "a")].dead, stats[("lab", "b")].dead) == (2, 2)
+
+
+# -- list_messages ---------------------------------------------------------------------
+
+
+def test_list_messages_filters(store: Store) -> None:
+    ids: dict[str, int] = {}
+    ids["received"] = ingest(store, make_record(destinations=())).message_id
+    ids["filtered"] = ingest(store, make_record(status="filtered")).message_id
+    ids["error"] = ingest(store, make_record(status="error", error="bad")).message_id
+    ids["original"] = ingest(store, make_record(key="K", window=60)).message_id
+    ids["duplicate"] = ingest(store, make_record(key="K", window=60)).message_id
+    ids["sent"] = ingest(store, make_record()).message_id
+    ids["dead"] = ingest(store, make_record()).message_id
+    ids["queued"] = ingest(store, make_record(correlation_id="c-q", business_key="BK")
+                           ).message_id
+    ids["lab"] = ingest(store, make_record("lab", correlation_id="c-lab", business_key="BK")
+                        ).message_id
+    by_message = {item.message_id: item for item in claim(store)}
+    complete(store, Outcome(by_message[ids["sent"]].delivery_id, "sent"),
+             Outcome(by_message[ids["dead"]].delivery_id, "dead", error="AR"),
+             Outcome(by_message[ids["original"]].delivery_id, "sent"))
+
+    expected = {"received": [ids["received"]], "filtered": [ids["filtered"]],
+                "error": [ids["error"]], "duplicate": [ids["duplicate"]],
+                "queued": [ids["queued"]], "sent": [ids["sent"], ids["original"]],
+                "dead": [ids["dead"]]}
+    for status, wanted in expected.items():
+        rows = store.list_messages(channel="adt", status=status)
+        assert [r.message_id for r in rows] == wanted, status
+        assert {r.status for r in rows} == {status}
+    (error_row,) = store.list_messages(status="error")
+    assert error_row.error == "bad"
+
+    everything = store.list_messages()
+    assert [r.message_id for r in everything] == sorted(ids.values(), reverse=True)
+    assert [r.message_id for r in store.list_messages(channel="lab")] == [ids["lab"]]
+    assert [r.message_id for r in store.list_messages(status="queued")] == [
+        ids["lab"], ids["queued"]]
+    assert [r.message_id for r in store.list_messages(correlation_id="c-q")] == [ids["queued"]]
+    rows = store.list_messages(business_key="BK")
+    assert [(r.message_id, r.channel, r.business_key) for r in rows] == [
+        (ids["lab"], "lab", "BK"), (ids["queued"], "adt", "BK")]
+    assert [r.message_id for r in store.list_messages(channel="adt", business_key="BK")] == [
+        ids["queued"]]
+    assert [r.message_id for r in store.list_messages(limit=2)] == [ids["lab"], ids["queued"]]
+    assert [r.message_id for r in store.list_messages(limit=2, before_id=ids["queued"])] == [
+        ids["dead"], ids["sent"]]
+    assert store.list_messages(channel="nope") == []
+
+
+# -- prune -----------------------------------------------------------------------------
+
+
+def _prune_all(store: Store, channel: str, content_before: float, metadata_before: float,
+               batch: int = 500) -> int:
+    """Prune the way the engine does: until a call hits nothing."""
+    total = 0
+    for _ in range(100):
+        hit = store.prune(channel, content_before, metadata_before, batch)
+        if hit == 0:
+            return total
+        total += hit
+    raise AssertionError("prune never finished")
+
+
+def test_prune_content_keeps_rows_and_pending_messages(store: Store) -> None:
+    now = time.time()
+    old_sent = ingest(store, make_record(received_at=now - 1000)).message_id
+    old_pending = ingest(store, make_record(received_at=now - 1000)).message_id
+    old_error = ingest(store, make_record(received_at=now - 1000, status="error",
+                                          error="bad")).message_id
+    fresh = ingest(store, make_record(received_at=now)).message_id
+    other = ingest(store, make_record("other", received_at=now - 1000,
+                                      status="filtered")).message_id
+    complete(store, *[Outcome(i.delivery_id, "sent", response=Stage("response:out", b"ACK"))
+                      if i.message_id == old_sent else Outcome(i.delivery_id, "release")
+                      for i in claim(store)])
+
+    assert _prune_all(store, "adt", now - 500, 0.0) == 2
+    pruned = message(store, old_sent)
+    assert pruned["stages"] == []
+    assert pruned["status"] == "sent"
+    assert pruned["deliveries"][0]["status"] == "sent"
+    assert message(store, old_error)["stages"] == []
+    assert message(store, old_error)["error"] == "bad"
+    assert stages_of(message(store, old_pending)) == {("raw", 0): b"RAW",
+                                                      ("transformed", 0): b"T0"}
+    assert ("raw", 0) in stages_of(message(store, fresh))
+    assert ("raw", 0) in stages_of(message(store, other))
+    # what is still queued can still be claimed and delivered
+    assert {i.message_id for i in claim(store)} == {old_pending, fresh}
+
+
+def test_prune_metadata_removes_finished_rows(store: Store) -> None:
+    now = time.time()
+    old_sent = ingest(store, make_record(received_at=now - 1000)).message_id
+    old_pending = ingest(store, make_record(received_at=now - 1000)).message_id
+    old_filtered = ingest(store, make_record(received_at=now - 1000,
+                                             status="filtered")).message_id
+    fresh = ingest(store, make_record(received_at=now)).message_id
+    item = next(i for i in claim(store) if i.message_id == old_sent)
+    complete(store, Outcome(item.delivery_id, "retry", error="once",
+                            next_attempt_at=time.time() - 1))
+    (item,) = [i for i in claim(store) if i.message_id == old_sent]
+    complete(store, Outcome(item.delivery_id, "sent"))
+
+    assert _prune_all(store, "adt", now - 500, now - 500) > 0
+    assert store.get_message(old_sent) is None
+    assert store.get_message(old_filtered) is None
+    assert message(store, old_pending)["status"] == "queued"
+    assert ("raw", 0) in stages_of(message(store, old_pending))
+    assert message(store, fresh)["status"] == "queued"
+    assert [r.message_id for r in store.list_messages()] == [fresh, old_pending]
+
+
+def test_prune_is_not_stalled_by_a_batch_of_pending_messages(store: Store) -> None:
+    now = time.time()
+    pending = [ingest(store, make_record(received_at=now - 1000)).message_id
+               for _ in range(3)]
+    finished = ingest(store, make_record(received_at=now - 1000, status="filtered")
+                      ).message_id
+    assert _prune_all(store, "adt", now - 500, 0.0, batch=2) == 1
+    assert message(store, finished)["stages"] == []
+    for message_id in pending:
+        assert message(store, message_id)["stages"] != []
+
+
+# -- reopen ----------------------------------------------------------------------------
+
+
+def _schema_versions(store: Store) -> list[int]:
+    assert isinstance(store, SqliteStore)
+    with sqlite3.connect(store.path) as db:
+        return [row[0] for row in db.execute("SELECT version FROM schema_version ORDER BY 1")]
+
+
+def test_reopen_keeps_data_and_migration_is_idempotent(backend: str, store: Store,
+                                                       tmp_path: Path,
+                                                       reactor_thread: Any) -> None:
+    message_id = ingest(store, make_record(correlation_id="kept")).message_id
+    before = message(store, message_id)
+    store.close()
+
+    again = BACKENDS[backend](tmp_path, reactor_thread)
+    again.open()
+    try:
+        assert message(again, message_id) == before
+        assert _schema_versions(again) == list(range(1, SCHEMA_VERSION + 1))
+        (item,) = claim(again)
+        assert item.message_id == message_id
+        complete(again, Outcome(item.delivery_id, "sent"))
+        assert ingest(again, make_record()).message_id > message_id
+    finally:
+        again.close()
+
+    third = BACKENDS[backend](tmp_path, reactor_thread)
+    third.open()
+    try:
+        assert _schema_versions(third) == list(range(1, SCHEMA_VERSION + 1))
+        assert message(third, message_id)["status"] == "sent"
+        assert len(third.list_messages()) == 2
+    finally:
+        third.close()

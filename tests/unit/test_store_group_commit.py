@@ -1,0 +1,175 @@
+"""The store suite: group commit batching and failures, on every backend."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from twisted.internet import defer
+
+from engine.errors import StoreError
+from engine.store import sqlite as sqlite_backend
+from engine.store.base import Store
+from tests.unit.reactor_thread import reactor_thread, run_in_reactor
+from tests.unit.store_suite import (
+    BACKENDS,
+    backend,
+    committer,
+    in_one_batch,
+    ingest,
+    make_record,
+    message,
+    raw_sql,
+    require_sqlite,
+    stages_of,
+    store,
+)
+
+__all__ = ["backend", "reactor_thread", "store"]  # fixtures used by name
+
+
+# -- group commit ----------------------------------------------------------------------
+
+
+def test_concurrent_ingests_share_transactions(store: Store) -> None:
+    writer = committer(store)
+    before = writer.batches
+    records = [make_record(correlation_id=f"c{i}") for i in range(200)]
+
+    def submit_all() -> defer.Deferred[Any]:
+        return defer.DeferredList([store.ingest(r) for r in records], consumeErrors=True)
+
+    results = run_in_reactor(submit_all)
+    assert all(ok for ok, _ in results), [r for ok, r in results if not ok]
+    ids = [result.message_id for _, result in results]
+    assert len(set(ids)) == 200
+    assert writer.batches - before < 200
+    assert len(store.list_messages(channel="adt", limit=1000)) == 200
+    # each message got its own content, not a neighbour's
+    for record, message_id in zip(records[:5], ids[:5], strict=True):
+        assert message(store, message_id)["correlation_id"] == record.correlation_id
+
+
+def test_failing_op_fails_only_its_own_deferred(store: Store) -> None:
+    first, second = make_record(correlation_id="first"), make_record(correlation_id="second")
+    results, batches = in_one_batch(store, [
+        lambda: store.ingest(first),
+        lambda: committer(store).submit(raw_sql("SELECT * FROM nope")),
+        lambda: store.ingest(second),
+    ])
+    assert batches == 2  # the holding op, then all three together
+    (ok1, r1), (ok2, r2), (ok3, r3) = results
+    assert ok1 and ok3
+    assert not ok2
+    assert isinstance(r2, StoreError)
+    assert "nope" in str(r2)
+    assert message(store, r1.message_id)["correlation_id"] == "first"
+    assert message(store, r3.message_id)["correlation_id"] == "second"
+
+
+def test_statement_failing_inside_a_batch_rolls_back_only_that_op(store: Store,
+                                                                  backend: str) -> None:
+    require_sqlite(backend)
+    good = make_record(correlation_id="good")
+    results, batches = in_one_batch(store, [
+        lambda: store.ingest(good),
+        # writes, then fails: its own write must be undone, the others kept
+        lambda: committer(store).submit(lambda conn: (
+            conn.db.execute("UPDATE messages SET correlation_id = 'clobbered'"),
+            conn.db.execute("INSERT INTO nope VALUES (1)"))),
+    ])
+    assert batches == 2
+    (ok1, r1), (ok2, r2) = results
+    assert ok1 and not ok2
+    assert isinstance(r2, StoreError)
+    assert message(store, r1.message_id)["correlation_id"] == "good"
+
+
+def test_read_only_write_fails_its_op_and_the_batch_goes_on(store: Store,
+                                                           backend: str) -> None:
+    # query_only must be switched off in the same batch: with it on, BEGIN IMMEDIATE fails
+    require_sqlite(backend)
+    results, batches = in_one_batch(store, [
+        lambda: committer(store).submit(raw_sql("PRAGMA query_only = ON")),
+        lambda: store.ingest(make_record(correlation_id="refused")),
+        lambda: committer(store).submit(raw_sql("PRAGMA query_only = OFF")),
+        lambda: store.ingest(make_record(correlation_id="accepted")),
+    ])
+    assert batches == 2
+    assert [ok for ok, _ in results] == [True, False, True, True]
+    refused = results[1][1]
+    assert isinstance(refused, StoreError)
+    assert "readonly" in str(refused)
+    later = ingest(store, make_record(correlation_id="later"))
+    assert message(store, later.message_id)["status"] == "queued"
+    assert [m.correlation_id for m in store.list_messages()] == ["later", "accepted"]
+
+
+def test_disk_full_fails_the_whole_batch_and_the_writer_recovers(store: Store,
+                                                                 backend: str) -> None:
+    """SQLITE_FULL aborts the transaction: every op of the batch errbacks with StoreError."""
+    require_sqlite(backend)
+    ingest(store, make_record(correlation_id="before"))
+
+    def fill(conn: Any) -> None:
+        pages = conn.db.execute("PRAGMA page_count").fetchone()[0]
+        conn.db.execute(f"PRAGMA max_page_count = {pages}")
+
+    big = b"x" * 200_000
+    results, batches = in_one_batch(store, [
+        lambda: store.ingest(make_record(correlation_id="small")),
+        lambda: committer(store).submit(fill),
+        lambda: store.ingest(make_record(correlation_id="big", raw=big)),
+    ])
+    assert batches == 2
+    assert [ok for ok, _ in results] == [False, False, False]
+    assert all(isinstance(error, StoreError) for _, error in results)
+    assert [m.correlation_id for m in store.list_messages()] == ["before"]
+
+    with pytest.raises(StoreError):  # still full
+        ingest(store, make_record(correlation_id="big again", raw=big))
+    run_in_reactor(committer(store).submit, raw_sql("PRAGMA max_page_count = 1073741823"))
+    after = ingest(store, make_record(correlation_id="after", raw=big))
+    assert stages_of(message(store, after.message_id))[("raw", 0)] == big
+    assert [m.correlation_id for m in store.list_messages()] == ["after", "before"]
+
+
+def test_commit_failure_errbacks_with_store_error_and_later_ingests_succeed(
+        store: Store, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """COMMIT itself failing (an I/O error at fsync) is injected: it cannot be provoked."""
+    require_sqlite(backend)
+    real_commit = sqlite_backend._Conn.commit
+
+    def commit(self: Any) -> None:  # fails any transaction holding a 'lost-*' message
+        lost = self.db.execute(
+            "SELECT count(*) FROM messages WHERE correlation_id LIKE 'lost-%'").fetchone()[0]
+        if lost:
+            raise sqlite3.OperationalError("disk I/O error")
+        real_commit(self)
+
+    monkeypatch.setattr(sqlite_backend._Conn, "commit", commit)
+    results, _ = in_one_batch(store, [
+        lambda: store.ingest(make_record(correlation_id="lost-1")),
+        lambda: store.ingest(make_record(correlation_id="lost-2")),
+    ])
+    assert [ok for ok, _ in results] == [False, False]
+    for _, error in results:
+        assert isinstance(error, StoreError)
+        assert "disk I/O error" in str(error)
+    assert store.list_messages() == []  # rolled back, nothing half-written
+
+    later = ingest(store, make_record(correlation_id="later"))
+    assert message(store, later.message_id)["status"] == "queued"
+    assert [m.correlation_id for m in store.list_messages()] == ["later"]
+
+
+def test_writes_after_close_fail_with_store_error(backend: str, tmp_path: Path,
+                                                  reactor_thread: Any) -> None:
+    closed = BACKENDS[backend](tmp_path, reactor_thread)
+    closed.open()
+    writer = committer(closed)
+    closed.close()
+    with pytest.raises(StoreError):
+        run_in_reactor(writer.submit, lambda conn: None)
