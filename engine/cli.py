@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from .config import ConfigError, ConfigErrors, Settings, load_channels, load_settings
+from .errors import StoreError
 
 
 def _settings(settings_path: str | None, data_dir: str | None) -> Settings:
@@ -175,11 +176,17 @@ def _store(settings_path: str | None, data_dir: str | None) -> Any:
     from .runtime import open_store
 
     settings = _settings(settings_path, data_dir)
+    settings.store.migrate = False  # reading never changes the schema
     store = open_store(settings)
-    if not os.path.exists(store.path):
-        click.echo(f"no store at {store.path}", err=True)
+    path = getattr(store, "path", None)
+    if path is not None and not os.path.exists(path):
+        click.echo(f"no store at {path}", err=True)
         sys.exit(1)
-    store.open()
+    try:
+        store.open()
+    except StoreError as exc:
+        click.echo(f"plexus: {exc}", err=True)
+        sys.exit(1)
     return store
 
 
@@ -193,6 +200,56 @@ def _with_store_options(fn: Any) -> Any:
     for option in reversed(_store_options):
         fn = option(fn)
     return fn
+
+
+@main.group()
+def db() -> None:
+    """Create and migrate the store's schema (PostgreSQL)."""
+
+
+def _postgres_settings(settings_path: str | None) -> Any:
+    settings = _settings(settings_path, None)
+    if settings.store.backend != "postgres":
+        click.echo("plexus: the store is SQLite; it migrates itself on open", err=True)
+        sys.exit(1)
+    return settings.store
+
+
+@db.command("upgrade")
+@click.option("--settings", "settings_path", help="settings file (configs/plexus.yaml)")
+@click.option("--to", "target", type=int, help="stop at this schema version")
+def db_upgrade(settings_path: str | None, target: int | None) -> None:
+    """Create the schema or apply every migration it lacks (safe to run on every node)."""
+    from .store.pg_schema import PG_SCHEMA_VERSION
+    from .store.postgres import upgrade
+
+    store = _postgres_settings(settings_path)
+    try:
+        before, after = upgrade(store.dsn, store.schema_name, target or PG_SCHEMA_VERSION)
+    except StoreError as exc:
+        click.echo(f"plexus: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"schema {store.schema_name}: version {before} -> {after}"
+               if after != before else f"schema {store.schema_name}: up to date ({after})")
+
+
+@db.command("status")
+@click.option("--settings", "settings_path", help="settings file (configs/plexus.yaml)")
+def db_status(settings_path: str | None) -> None:
+    """Print the schema version in the database and the one this Plexus needs."""
+    from .store.pg_schema import PG_SCHEMA_VERSION
+    from .store.postgres import connect, schema_version
+
+    store = _postgres_settings(settings_path)
+    try:
+        with connect(store.dsn, store.schema_name) as conn:
+            current = schema_version(conn)
+    except StoreError as exc:
+        click.echo(f"plexus: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"schema {store.schema_name}: version {current}, this Plexus needs "
+               f"{PG_SCHEMA_VERSION}")
+    sys.exit(0 if current == PG_SCHEMA_VERSION else 2)
 
 
 @main.group()

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import pydantic
-from pydantic import Field, create_model, field_validator
+from pydantic import Field, create_model, field_validator, model_validator
 
 from . import registry
 from .connector import StepConfig, StrictModel, coerce_steps
@@ -64,11 +64,28 @@ def channel_model() -> type[ChannelBase]:
 class StoreSettings(StrictModel):
     """Where messages are kept."""
 
-    backend: Literal["sqlite"] = Field(default="sqlite", description="sqlite (embedded)")
+    backend: Literal["sqlite", "postgres"] = Field(
+        default="sqlite", description="sqlite (embedded, one node) or postgres (several nodes)")
     path: str = Field(default="plexus.db", description="SQLite file, relative to data_dir")
+    dsn: str | None = Field(default=None, description="PostgreSQL connection string "
+                            "(e.g. ${PLEXUS_DSN}); required for postgres")
+    schema_name: str = Field(default="plexus", alias="schema", pattern=r"^[a-z_][a-z0-9_]*$",
+                             description="PostgreSQL schema that holds the tables")
+    migrate: bool = Field(default=True, description="postgres: run `plexus db upgrade` "
+                          "on start; off when a deployment step does it")
+    node_id: str | None = Field(
+        default=None, description="postgres: this node's name in leases (default "
+        "host-pid); a fixed id lets a restarted node take its own leases back at once")
     max_batch: int = Field(default=1000, ge=1, description="max writes per group commit")
     commit_thread: bool = Field(
-        default=False, description="commit in a writer thread instead of the event loop")
+        default=False, description="sqlite: commit in a writer thread instead of the event "
+        "loop (postgres always does)")
+
+    @model_validator(mode="after")
+    def _dsn_for_postgres(self) -> StoreSettings:
+        if self.backend == "postgres" and not self.dsn:
+            raise ValueError("store.dsn is required when store.backend is postgres")
+        return self
 
 
 class AdminSettings(StrictModel):

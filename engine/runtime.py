@@ -20,6 +20,13 @@ log = logging.getLogger("plexus.engine")
 
 def open_store(settings: Settings, reactor: Any = None) -> Store:
     """The configured store backend (not yet opened)."""
+    store = settings.store
+    if store.backend == "postgres":
+        from .store.postgres import PostgresStore
+
+        assert store.dsn is not None  # the settings model requires it
+        return PostgresStore(store.dsn, store.schema_name, reactor, node=store.node_id or "",
+                             max_batch=store.max_batch, migrate=store.migrate)
     from .store.sqlite import SqliteStore
 
     path = settings.store.path

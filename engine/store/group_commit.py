@@ -10,6 +10,10 @@ Two ways to run the transaction, same contract:
   the fsync it overlaps.
 - threaded (for a network database whose commit is a round trip): one writer thread drains
   everything queued while the previous commit was in flight.
+
+A failing op must fail alone. SQLite isolates each op of a batch in a savepoint (free, in
+process); over a network each savepoint costs two round trips, so there ops run bare and,
+only if one fails, the batch is rolled back and every op retried in its own transaction.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from twisted.internet.defer import Deferred
 
@@ -51,11 +55,13 @@ class GroupCommitter:
 
     def __init__(self, reactor: Any, connect: Callable[[], Transactional],
                  max_batch: int = 1000, threaded: bool = False,
+                 isolate: Literal["savepoint", "retry"] = "savepoint",
                  name: str = "plexus-writer") -> None:
         self._reactor = reactor
         self._connect = connect
         self._max_batch = max_batch
         self._threaded = threaded
+        self._isolate = isolate
         self._conn: Transactional | None = None
         self._pending: list[tuple[Op, Deferred[Any], bool]] = []
         self._flush_call: Any = None
@@ -153,15 +159,46 @@ class GroupCommitter:
                 batch = [item for item in batch if item is not _STOP]
             if batch:
                 self._reactor.callFromThread(_fire_all, self._execute(conn, batch))
+                if getattr(conn, "broken", False):
+                    conn = self._reconnect(conn)
         conn.close()
+
+    def _reconnect(self, conn: Transactional) -> Transactional:
+        """A new connection after the old one broke (database restart, network cut)."""
+        try:
+            conn.close()
+        except Exception:  # noqa: BLE001 - it is broken already
+            pass
+        try:
+            fresh = self._connect()
+        except Exception as exc:  # noqa: BLE001 - the next batch fails and tries again
+            log.error("store reconnect failed: %s", exc)
+            return conn
+        log.info("store writer reconnected")
+        return fresh
 
     # -- both ----------------------------------------------------------------------
     def _execute(self, conn: Transactional, batch: list[tuple[Op, Deferred[Any], bool]]
                  ) -> list[Result]:
         """One transaction for the batch; a failing op fails alone, a failing commit all."""
+        if self._isolate == "retry" and len(batch) > 1:
+            results, op_failed = self._run(conn, batch, isolate=False)
+            if op_failed:
+                # one op failed and took the transaction with it: retry each on its own
+                results = [r for item in batch for r in self._run(conn, [item], False)[0]]
+        else:
+            # savepoints isolate ops from each other; a batch of one needs none
+            results = self._run(conn, batch, isolate=len(batch) > 1)[0]
+        self.batches += 1
+        self.ops += len(batch)
+        metrics.STORE_COMMIT_BATCH.observe(len(batch))
+        return results
+
+    def _run(self, conn: Transactional, batch: list[tuple[Op, Deferred[Any], bool]],
+             isolate: bool) -> tuple[list[Result], bool]:
+        """Run a batch in one transaction; also says whether an op (not the commit) failed."""
         results: list[Result] = []
-        # savepoints isolate ops from each other; a batch of one needs none
-        isolate = len(batch) > 1
+        op_failed = False
         try:
             conn.begin(any(durable for _, _, durable in batch))
             for op, d, _ in batch:
@@ -170,16 +207,19 @@ class GroupCommitter:
                 try:
                     result = op(conn)
                 except Exception as exc:  # one bad op must not sink the batch
-                    if isolate:
-                        conn.rollback_to_savepoint()
                     failed = StoreError(f"store write failed: {exc}")
                     failed.__cause__ = exc
                     results.append((d, False, failed))
+                    op_failed = True
+                    if isolate:
+                        conn.rollback_to_savepoint()
+                    elif len(batch) > 1:
+                        break  # the transaction is lost: the caller retries op by op
                 else:
                     if isolate:
                         conn.release_savepoint()
                     results.append((d, True, result))
-            if isolate or results[0][1]:
+            if isolate or not op_failed:
                 conn.commit()
             else:
                 conn.rollback()
@@ -190,11 +230,8 @@ class GroupCommitter:
             except Exception:  # noqa: BLE001 - the connection may be gone already
                 pass
             error = StoreError(f"store commit failed: {exc}")
-            results = [(d, False, error) for _, d, _ in batch]
-        self.batches += 1
-        self.ops += len(batch)
-        metrics.STORE_COMMIT_BATCH.observe(len(batch))
-        return results
+            return [(d, False, error) for _, d, _ in batch], False
+        return results, op_failed
 
 
 def _fire_all(results: list[Result]) -> None:

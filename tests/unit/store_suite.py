@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,21 +14,46 @@ import pytest
 from twisted.internet import defer
 
 from engine.store.base import IngestRecord, IngestResult, Outcome, QueueItem, Stage, Store
+from engine.store.postgres import PostgresStore, connect
 from engine.store.sqlite import SqliteStore
 from tests.unit.reactor_thread import reactor_thread, run_in_reactor
 
 __all__ = ["reactor_thread", "run_in_reactor"]  # fixtures and helpers used by name
 
+# the PostgreSQL that runs beside the tests (trust auth); each test gets its own schema
+PG_DSN = os.environ.get("PLEXUS_TEST_DSN", "host=127.0.0.1 port=5432 dbname=test user=postgres")
+
+
+def pg_schema_for(tmp_path: Path) -> str:
+    """A schema name unique to one test (stable for reopening within it)."""
+    return "plexus_t_" + hashlib.sha1(str(tmp_path).encode()).hexdigest()[:16]
+
+
+def drop_pg_schema(schema: str) -> None:
+    with connect(PG_DSN, "public") as db:
+        db.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
 BACKENDS: dict[str, Callable[[Path, Any], Store]] = {
     "sqlite": lambda tmp_path, reactor: SqliteStore(str(tmp_path / "plexus.db"), reactor),
     "sqlite-commit-thread": lambda tmp_path, reactor: SqliteStore(
         str(tmp_path / "plexus.db"), reactor, commit_thread=True),
+    "postgres": lambda tmp_path, reactor: PostgresStore(PG_DSN, pg_schema_for(tmp_path),
+                                                        reactor),
 }
 
 
+@pytest.fixture(params=["sqlite", "sqlite-commit-thread", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The backend name; a PostgreSQL test's schema is dropped afterwards."""
+    yield str(request.param)
+    if request.param == "postgres":
+        drop_pg_schema(pg_schema_for(tmp_path))
+
+
 @pytest.fixture(params=["sqlite", "sqlite-commit-thread"])
-def backend(request: pytest.FixtureRequest) -> str:
-    """The backend name; add "postgres" to params once BACKENDS has it."""
+def sqlite_backend(request: pytest.FixtureRequest) -> str:
+    """Only the SQLite backends: fault injection on SQLite's own connection."""
     return str(request.param)
 
 
@@ -34,6 +61,15 @@ def backend(request: pytest.FixtureRequest) -> str:
 def store(backend: str, tmp_path: Path, reactor_thread: Any) -> Iterator[Store]:
     """An open store in a fresh location, closed at teardown."""
     opened = BACKENDS[backend](tmp_path, reactor_thread)
+    opened.open()
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def sqlite_store(sqlite_backend: str, tmp_path: Path, reactor_thread: Any) -> Iterator[Store]:
+    """An open SQLite store, closed at teardown."""
+    opened = BACKENDS[sqlite_backend](tmp_path, reactor_thread)
     opened.open()
     yield opened
     opened.close()
@@ -137,10 +173,18 @@ def in_one_batch(store: Store, calls: list[Callable[[], defer.Deferred[Any]]]
 
 
 def raw_sql(sql: str) -> Callable[[Any], Any]:
-    """A group-commit op running one statement on the writer connection (SQLite)."""
+    """A group-commit op running one statement on the writer connection."""
     return lambda conn: conn.db.execute(sql).fetchall()
 
 
-def require_sqlite(backend: str) -> None:
-    if not backend.startswith("sqlite"):
-        pytest.skip("fault injection written for the SQLite connection")
+def schema_versions(store: Store) -> list[int]:
+    """The migrations recorded in the store, oldest first."""
+    if isinstance(store, SqliteStore):
+        import sqlite3
+        with sqlite3.connect(store.path) as db:
+            rows = db.execute("SELECT version FROM schema_version ORDER BY 1").fetchall()
+    else:
+        assert isinstance(store, PostgresStore)
+        with connect(store.dsn, store.schema) as db:
+            rows = db.execute("SELECT version FROM schema_version ORDER BY 1").fetchall()
+    return [row[0] for row in rows]

@@ -10,7 +10,7 @@ import pytest
 from twisted.internet import defer
 
 from engine.errors import StoreError
-from engine.store import sqlite as sqlite_backend
+from engine.store import sqlite as sqlite_module
 from engine.store.base import Store
 from tests.unit.reactor_thread import reactor_thread, run_in_reactor
 from tests.unit.store_suite import (
@@ -22,12 +22,14 @@ from tests.unit.store_suite import (
     make_record,
     message,
     raw_sql,
-    require_sqlite,
+    sqlite_backend,
+    sqlite_store,
     stages_of,
     store,
 )
 
-__all__ = ["backend", "reactor_thread", "store"]  # fixtures used by name
+# fixtures used by name
+__all__ = ["backend", "reactor_thread", "sqlite_backend", "sqlite_store", "store"]
 
 
 # -- group commit ----------------------------------------------------------------------
@@ -69,9 +71,7 @@ def test_failing_op_fails_only_its_own_deferred(store: Store) -> None:
     assert message(store, r3.message_id)["correlation_id"] == "second"
 
 
-def test_statement_failing_inside_a_batch_rolls_back_only_that_op(store: Store,
-                                                                  backend: str) -> None:
-    require_sqlite(backend)
+def test_statement_failing_inside_a_batch_rolls_back_only_that_op(store: Store) -> None:
     good = make_record(correlation_id="good")
     results, batches = in_one_batch(store, [
         lambda: store.ingest(good),
@@ -87,10 +87,9 @@ def test_statement_failing_inside_a_batch_rolls_back_only_that_op(store: Store,
     assert message(store, r1.message_id)["correlation_id"] == "good"
 
 
-def test_read_only_write_fails_its_op_and_the_batch_goes_on(store: Store,
-                                                           backend: str) -> None:
+def test_read_only_write_fails_its_op_and_the_batch_goes_on(sqlite_store: Store) -> None:
     # query_only must be switched off in the same batch: with it on, BEGIN IMMEDIATE fails
-    require_sqlite(backend)
+    store = sqlite_store
     results, batches = in_one_batch(store, [
         lambda: committer(store).submit(raw_sql("PRAGMA query_only = ON")),
         lambda: store.ingest(make_record(correlation_id="refused")),
@@ -107,10 +106,9 @@ def test_read_only_write_fails_its_op_and_the_batch_goes_on(store: Store,
     assert [m.correlation_id for m in store.list_messages()] == ["later", "accepted"]
 
 
-def test_disk_full_fails_the_whole_batch_and_the_writer_recovers(store: Store,
-                                                                 backend: str) -> None:
+def test_disk_full_fails_the_whole_batch_and_the_writer_recovers(sqlite_store: Store) -> None:
     """SQLITE_FULL aborts the transaction: every op of the batch errbacks with StoreError."""
-    require_sqlite(backend)
+    store = sqlite_store
     ingest(store, make_record(correlation_id="before"))
 
     def fill(conn: Any) -> None:
@@ -137,10 +135,10 @@ def test_disk_full_fails_the_whole_batch_and_the_writer_recovers(store: Store,
 
 
 def test_commit_failure_errbacks_with_store_error_and_later_ingests_succeed(
-        store: Store, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        sqlite_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """COMMIT itself failing (an I/O error at fsync) is injected: it cannot be provoked."""
-    require_sqlite(backend)
-    real_commit = sqlite_backend._Conn.commit
+    store = sqlite_store
+    real_commit = sqlite_module._Conn.commit
 
     def commit(self: Any) -> None:  # fails any transaction holding a 'lost-*' message
         lost = self.db.execute(
@@ -149,7 +147,7 @@ def test_commit_failure_errbacks_with_store_error_and_later_ingests_succeed(
             raise sqlite3.OperationalError("disk I/O error")
         real_commit(self)
 
-    monkeypatch.setattr(sqlite_backend._Conn, "commit", commit)
+    monkeypatch.setattr(sqlite_module._Conn, "commit", commit)
     results, _ = in_one_batch(store, [
         lambda: store.ingest(make_record(correlation_id="lost-1")),
         lambda: store.ingest(make_record(correlation_id="lost-2")),

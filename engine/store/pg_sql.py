@@ -1,0 +1,193 @@
+"""The PostgreSQL store's write statements: one round trip per ingest and per claim.
+
+Lease times use the database clock (`_NOW`), so nodes with drifting clocks still agree on
+when a lease has run out.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from .base import IngestRecord, IngestResult, Outcome, QueueItem
+
+_NOW = "extract(epoch from clock_timestamp())"
+
+# contents and queue rows come in as arrays, so a message is one statement whatever its size
+_STAGES = ("unnest(%(stages)s::text[], %(parts)s::int[], %(cts)s::text[], "
+           "%(contents)s::bytea[]) AS s(stage, part, ct, content)")
+_ROUTES = ("unnest(%(dparts)s::int[], %(ddests)s::text[], %(dleases)s::float8[]) "
+           "AS x(part, dest, lease)")
+_DELIVERIES = f"""
+  d AS (INSERT INTO deliveries (message_id, part, channel, destination, status, attempts,
+                                next_attempt_at, lease_until, lease_owner, created_at,
+                                updated_at)
+        SELECT m.id, x.part, %(channel)s, x.dest, 'queued', 0, 0,
+               CASE WHEN x.lease > 0 THEN {_NOW} + x.lease ELSE 0 END,
+               CASE WHEN x.lease > 0 THEN %(node)s END, %(received_at)s, %(received_at)s
+        FROM m, {_ROUTES} WHERE m.duplicate_of IS NULL
+        RETURNING id, part, destination, lease_until)
+SELECT m.id, m.duplicate_of, d.id, d.part, d.destination, d.lease_until
+FROM m LEFT JOIN d ON true"""
+
+INGEST = f"""
+WITH m AS (INSERT INTO messages (channel, received_at, status, content_type, correlation_id,
+                                 business_key, idempotency_key, error, metadata)
+           VALUES (%(channel)s, %(received_at)s, %(status)s, %(content_type)s,
+                   %(correlation_id)s, %(business_key)s, %(key)s, %(error)s, %(metadata)s)
+           RETURNING id, duplicate_of),
+  c AS (INSERT INTO contents (message_id, stage, part, content_type, content)
+        SELECT m.id, s.stage, s.part, s.ct, s.content FROM m, {_STAGES}),
+{_DELIVERIES}"""
+
+# ON CONFLICT waits for another node's uncommitted insert of the same key, then sees it:
+# a row still inside the window keeps its message id, which marks the new one a duplicate
+INGEST_KEYED = f"""
+WITH n AS (SELECT nextval(pg_get_serial_sequence('messages', 'id')) AS id),
+  k AS (INSERT INTO idempotency AS i (channel, key, message_id, received_at)
+        SELECT %(channel)s, %(key)s, n.id, %(received_at)s FROM n
+        ON CONFLICT (channel, key) DO UPDATE SET
+          message_id = CASE WHEN i.received_at < %(cutoff)s THEN excluded.message_id
+                            ELSE i.message_id END,
+          received_at = CASE WHEN i.received_at < %(cutoff)s THEN excluded.received_at
+                             ELSE i.received_at END
+        RETURNING message_id),
+  m AS (INSERT INTO messages (id, channel, received_at, status, content_type, correlation_id,
+                              business_key, idempotency_key, duplicate_of, error, metadata)
+        SELECT n.id, %(channel)s, %(received_at)s,
+               CASE WHEN k.message_id = n.id THEN %(status)s ELSE 'duplicate' END,
+               %(content_type)s, %(correlation_id)s, %(business_key)s, %(key)s,
+               NULLIF(k.message_id, n.id), %(error)s, %(metadata)s
+        FROM n, k RETURNING id, duplicate_of),
+  c AS (INSERT INTO contents (message_id, stage, part, content_type, content)
+        SELECT m.id, s.stage, s.part, s.ct, s.content FROM m, {_STAGES}
+        WHERE m.duplicate_of IS NULL OR s.stage = 'raw'),
+{_DELIVERIES}"""
+
+
+def ingest(cur: Any, r: IngestRecord, node: str) -> IngestResult:
+    """Insert one message, its stages and queue rows (duplicate check when keyed)."""
+    routes = r.destinations
+    args = {
+        "channel": r.channel, "received_at": r.received_at, "status": r.status,
+        "content_type": r.content_type, "correlation_id": r.correlation_id,
+        "business_key": r.business_key, "key": r.idempotency_key, "error": r.error,
+        "metadata": json.dumps(r.metadata, separators=(",", ":")) if r.metadata else None,
+        "stages": [s.stage for s in r.stages], "parts": [s.part for s in r.stages],
+        "cts": [s.content_type for s in r.stages], "contents": [s.content for s in r.stages],
+        "dparts": [p for p, _ in routes], "ddests": [d for _, d in routes],
+        "dleases": [r.handoff.get(d, 0.0) for _, d in routes], "node": node,
+    }
+    keyed = bool(r.idempotency_key) and r.status != "error"
+    if keyed:
+        args["cutoff"] = r.received_at - r.duplicate_window
+    rows = cur.execute(INGEST_KEYED if keyed else INGEST, args).fetchall()
+    message_id, duplicate_of = rows[0][0], rows[0][1]
+    handed_off = [(row[2], row[3], row[4]) for row in rows
+                  if row[2] is not None and row[5] > 0]
+    return IngestResult(message_id, duplicate_of, handed_off)
+
+
+_CLAIMED = """
+SELECT u.id, u.message_id, u.part, u.attempts, m.correlation_id, c.content_type, c.content,
+       m.received_at, m.metadata
+FROM u JOIN messages m ON m.id = u.message_id
+LEFT JOIN contents c ON c.message_id = u.message_id AND c.stage = 'transformed'
+     AND c.part = u.part
+ORDER BY u.id"""
+
+CLAIM = f"""
+WITH due AS (SELECT id FROM deliveries
+             WHERE channel = %(channel)s AND destination = %(destination)s
+               AND status = 'queued' AND next_attempt_at <= {_NOW}
+               AND lease_until <= {_NOW}
+             ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED),
+  u AS (UPDATE deliveries d SET lease_until = {_NOW} + %(lease)s, lease_owner = %(node)s
+        FROM due WHERE d.id = due.id RETURNING d.id, d.message_id, d.part, d.attempts)
+{_CLAIMED}"""
+
+# an ordered queue hands out only its due head and what follows it without a gap
+CLAIM_ORDERED = f"""
+WITH head AS (SELECT id, next_attempt_at <= {_NOW} AND lease_until <= {_NOW} AS free
+              FROM deliveries
+              WHERE channel = %(channel)s AND destination = %(destination)s
+                AND status = 'queued'
+              ORDER BY id LIMIT %(limit)s FOR UPDATE),
+  due AS (SELECT id FROM head WHERE id < coalesce((SELECT min(id) FROM head WHERE NOT free),
+                                                  9223372036854775807)),
+  u AS (UPDATE deliveries d SET lease_until = {_NOW} + %(lease)s, lease_owner = %(node)s
+        FROM due WHERE d.id = due.id RETURNING d.id, d.message_id, d.part, d.attempts)
+{_CLAIMED}"""
+
+# a node drains an ordered queue only while it holds (or takes over) the queue's lease
+QUEUE_LEASE = f"""
+INSERT INTO queue_leases AS q (channel, destination, owner, lease_until)
+VALUES (%(channel)s, %(destination)s, %(node)s, {_NOW} + %(lease)s)
+ON CONFLICT (channel, destination) DO UPDATE SET owner = excluded.owner,
+    lease_until = excluded.lease_until
+WHERE q.owner = excluded.owner OR q.lease_until <= {_NOW}
+RETURNING owner"""
+
+
+def claim(cur: Any, channel: str, destination: str, limit: int, ordered: bool,
+          lease: float, node: str) -> list[QueueItem]:
+    """Lease due rows with SKIP LOCKED; ordered queues first take the queue's lease."""
+    args = {"channel": channel, "destination": destination, "limit": limit, "lease": lease,
+            "node": node}
+    if ordered:
+        if cur.execute(QUEUE_LEASE, args).fetchone() is None:
+            return []  # another node drains this queue
+        rows = cur.execute(CLAIM_ORDERED, args).fetchall()
+    else:
+        rows = cur.execute(CLAIM, args).fetchall()
+    return [QueueItem(r[0], r[1], r[2], channel, destination, r[3], r[4], r[5] or "text",
+                      bytes(r[6]) if r[6] is not None else b"", r[7],
+                      json.loads(r[8] or "{}"))
+            for r in rows]
+
+
+def complete(cur: Any, outcomes: list[Outcome]) -> None:
+    """Write back outcomes; plain sends of a batch share one statement."""
+    now = time.time()
+    plain = [o.delivery_id for o in outcomes
+             if o.status == "sent" and o.counted and o.error is None
+             and o.encoded is None and o.response is None]
+    if plain:
+        cur.execute("UPDATE deliveries SET status = 'sent', attempts = attempts + 1, "
+                    "lease_until = 0, lease_owner = NULL, updated_at = %s "
+                    "WHERE id = ANY(%s)", (now, plain))
+    released = [o.delivery_id for o in outcomes if o.status == "release"]
+    if released:
+        cur.execute("UPDATE deliveries SET lease_until = 0, lease_owner = NULL "
+                    "WHERE id = ANY(%s)", (released,))
+    done = set(plain) | set(released)
+    for o in outcomes:
+        if o.delivery_id not in done:
+            _complete_one(cur, o, now)
+
+
+def _complete_one(cur: Any, o: Outcome, now: float) -> None:
+    attempts_sql = "attempts + 1" if o.counted else "attempts"
+    if o.status == "retry":
+        cur.execute(
+            f"UPDATE deliveries SET attempts = {attempts_sql}, next_attempt_at = %s, "
+            "lease_until = 0, lease_owner = NULL, last_error = %s, updated_at = %s "
+            "WHERE id = %s", (o.next_attempt_at or now, o.error, now, o.delivery_id))
+    else:
+        cur.execute(
+            f"UPDATE deliveries SET status = %s, attempts = {attempts_sql}, lease_until = 0, "
+            "lease_owner = NULL, last_error = coalesce(%s, last_error), updated_at = %s "
+            "WHERE id = %s", (o.status, o.error, now, o.delivery_id))
+    if o.error is not None:
+        cur.execute("INSERT INTO attempts (delivery_id, attempt, at, outcome, error) "
+                    "SELECT id, attempts, %s, %s, %s FROM deliveries WHERE id = %s",
+                    (now, o.status, o.error, o.delivery_id))
+    for stage in (o.encoded, o.response):
+        if stage is not None:
+            cur.execute(
+                "INSERT INTO contents (message_id, stage, part, content_type, content) "
+                "SELECT message_id, %s, part, %s, %s FROM deliveries WHERE id = %s "
+                "ON CONFLICT (message_id, stage, part) DO UPDATE SET "
+                "content_type = excluded.content_type, content = excluded.content",
+                (stage.stage, stage.content_type, stage.content, o.delivery_id))
