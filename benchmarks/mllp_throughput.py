@@ -1,6 +1,11 @@
 """MLLP throughput: start `plexus run`, drive it over N connections, print the figures.
 
     python benchmarks/mllp_throughput.py --connections 8 --messages 20000
+    python benchmarks/mllp_throughput.py --store postgres --nodes 2 --connections 8
+
+With --store postgres the engine uses PLEXUS_DSN (default: the local test database) in a
+schema of its own, dropped afterwards; --nodes 2 starts two engines on that schema and
+splits the connections between them.
 
 Prints ACK msg/s, end-to-end delivered msg/s, p50/p99 ACK latency and the engine's peak RSS.
 Each connection sends one message and waits for its ACK, as an EHR interface does. The channel
@@ -79,48 +84,91 @@ def _peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def _sent(engines: list[tuple[EngineProcess, int]]) -> float:
+    return sum(e.metric("plexus_messages_sent_total", channel="bench", destination="archive")
+               for e, _ in engines)
+
+
+def _mean_ms(engine: EngineProcess, stage: str) -> float:
+    total = engine.metric("plexus_stage_duration_seconds_sum", channel="bench", stage=stage)
+    count = engine.metric("plexus_stage_duration_seconds_count", channel="bench", stage=stage)
+    return total / max(1.0, count) * 1000
+
+
+async def _drive_all(engines: list[tuple[EngineProcess, int]], connections: int,
+                     messages: int, prefix: str) -> tuple[float, list[float]]:
+    """Split the connections over the engines; one elapsed time for them all."""
+    share = max(1, connections // len(engines))
+    started = time.perf_counter()
+    results = await asyncio.gather(*[
+        _drive(port, share, messages // len(engines), prefix=f"{prefix}{n}")
+        for n, (_, port) in enumerate(engines)])
+    return time.perf_counter() - started, [x for _, lat in results for x in lat]
+
+
+def _measure(engines: list[tuple[EngineProcess, int]], args: argparse.Namespace
+             ) -> tuple[float, list[float], float, int]:
+    first = engines[0][0]
+    asyncio.run(_drive_all(engines, min(args.connections, 4), args.warmup, "W"))
+    first.wait_for(lambda: _sent(engines) >= args.warmup, timeout=120, what="warm-up delivery")
+    base = _sent(engines)
+    per_conn = args.messages // args.connections
+    total = per_conn * args.connections
+    started = time.perf_counter()
+    elapsed, latencies = asyncio.run(_drive_all(engines, args.connections, total, "B"))
+    while _sent(engines) < base + total:
+        time.sleep(0.05)
+    return elapsed, latencies, time.perf_counter() - started, total
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connections", type=int, default=1)
     parser.add_argument("--messages", type=int, default=10000)
     parser.add_argument("--warmup", type=int, default=500)
-    parser.add_argument("--store", choices=["sqlite"], default="sqlite")
+    parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--nodes", type=int, default=1, help="engines (postgres only)")
     parser.add_argument("--no-file-fsync", action="store_true",
                         help="diagnosis only: do not fsync delivered files")
     args = parser.parse_args()
 
+    if args.nodes > 1 and args.store != "postgres":
+        parser.error("--nodes needs --store postgres")
+    schema = f"plexus_bench_{os.getpid()}"
+    dsn = os.environ.get("PLEXUS_DSN", "host=127.0.0.1 port=5432 dbname=test user=postgres")
     with tempfile.TemporaryDirectory(prefix="plexus-bench-") as tmp:
         work = Path(tmp)
-        port = free_port()
         out = work / "out"
-        engine = EngineProcess(work, {"bench": CHANNEL.format(port=port, out=out,
-                                                       fsync=not args.no_file_fsync)},
-                               log_level="warning")
-        with engine:
-            asyncio.run(_drive(port, min(args.connections, 4), args.warmup, prefix="W"))
-            engine.wait_for(lambda: engine.metric("plexus_messages_sent_total", channel="bench",
-                                                  destination="archive") >= args.warmup,
-                            timeout=120, what="warm-up delivery")
-            base = engine.metric("plexus_messages_sent_total", channel="bench",
-                                 destination="archive")
-            total = (args.messages // args.connections) * args.connections
-            started = time.perf_counter()
-            elapsed, latencies = asyncio.run(_drive(port, args.connections, total))
-            while engine.metric("plexus_messages_sent_total", channel="bench",
-                                destination="archive") < base + total:
-                time.sleep(0.05)
-            delivered_elapsed = time.perf_counter() - started
-            rss = _peak_rss_mb(engine.proc.pid)  # type: ignore[union-attr]
-            stages = {stage: engine.metric("plexus_stage_duration_seconds_sum", channel="bench",
-                                           stage=stage)
-                      / max(1.0, engine.metric("plexus_stage_duration_seconds_count",
-                                               channel="bench", stage=stage)) * 1000
+        engines: list[tuple[EngineProcess, int]] = []
+        for n in range(args.nodes):
+            port = free_port()
+            (work / f"node{n}").mkdir()
+            settings = (f'store: {{backend: postgres, dsn: "{dsn}", schema: {schema}}}\n'
+                        if args.store == "postgres" else "")
+            engines.append((EngineProcess(
+                work / f"node{n}", {"bench": CHANNEL.format(port=port, out=out,
+                                                            fsync=not args.no_file_fsync)},
+                log_level="warning", settings=settings), port))
+        try:
+            for engine, _ in engines:
+                engine.start()
+            elapsed, latencies, delivered_elapsed, total = _measure(engines, args)
+            rss = max(_peak_rss_mb(e.proc.pid) for e, _ in engines)  # type: ignore[union-attr]
+            stages = {stage: sum(_mean_ms(e, stage) for e, _ in engines) / len(engines)
                       for stage in ("receive", "deliver")}
+        finally:
+            for engine, _ in engines:
+                engine.__exit__(None)
+            if args.store == "postgres":
+                from engine.store.postgres import connect
+                with connect(dsn, "public") as db:
+                    db.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         files = sum(1 for _ in os.scandir(out))
     latencies.sort()
     p50 = statistics.median(latencies) * 1000
     p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
-    print(f"connections={args.connections} messages={total} store={args.store}")
+    print(f"connections={args.connections} messages={total} store={args.store} "
+          f"nodes={args.nodes}")
     print(f"ack_rate={total / elapsed:,.0f} msg/s")
     print(f"delivered_rate={total / delivered_elapsed:,.0f} msg/s (end to end, file destination)")
     print(f"ack_latency_p50={p50:.2f} ms ack_latency_p99={p99:.2f} ms")
