@@ -102,7 +102,8 @@ class Settings(StrictModel):
     channels: list[str] = Field(default_factory=lambda: ["channels"],
                                 description="channel files or folders")
     transforms_dir: str | None = Field(default=None, description="extra transform files")
-    store: StoreSettings = Field(default_factory=StoreSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings,
+                                 description="where messages are kept (table below)")
     admin: AdminSettings = Field(default_factory=AdminSettings)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     poll_interval: Duration = Field(default=1.0, description="idle queue poll period")

@@ -7,7 +7,7 @@ from typing import Any, Literal, get_args, get_origin
 from pydantic import BaseModel
 
 from . import registry
-from .config import ChannelBase, Settings
+from .config import ChannelBase, Settings, StoreSettings
 
 
 def _type_name(annotation: Any) -> str:
@@ -45,5 +45,6 @@ def connector_reference() -> str:
                                  registry.destination_class)):
         for name in sorted(types):
             parts += [f"### {kind} `type: {name}`", model_table(loader(name).Config, ("type",))]
-    parts += ["### Settings (`configs/plexus.yaml`)", model_table(Settings)]
+    parts += ["### Settings (`configs/plexus.yaml`)", model_table(Settings),
+              "### Settings `store:`", model_table(StoreSettings)]
     return "\n\n".join(parts)
