@@ -156,6 +156,8 @@ def main() -> None:
             rss = max(_peak_rss_mb(e.proc.pid) for e, _ in engines)  # type: ignore[union-attr]
             stages = {stage: sum(_mean_ms(e, stage) for e, _ in engines) / len(engines)
                       for stage in ("receive", "deliver")}
+            batches = sum(e.metric("plexus_store_commit_batch_size_count") for e, _ in engines)
+            ops = sum(e.metric("plexus_store_commit_batch_size_sum") for e, _ in engines)
         finally:
             for engine, _ in engines:
                 engine.__exit__(None)
@@ -174,6 +176,8 @@ def main() -> None:
     print(f"ack_latency_p50={p50:.2f} ms ack_latency_p99={p99:.2f} ms")
     print(f"peak_rss={rss:.1f} MB files_written={files}")
     print("mean stage time: " + " ".join(f"{k}={v:.2f} ms" for k, v in stages.items()))
+    print(f"store transactions={batches:,.0f} ops={ops:,.0f} "
+          f"mean ops per transaction={ops / max(1.0, batches):.1f}")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,9 @@ Two ways to run the transaction, same contract:
 - threaded (for a network database whose commit is a round trip): one writer thread drains
   everything queued while the previous commit was in flight.
 
+Ops of one kind may share a statement: neighbouring ops with the same `run_many` run as
+one unit (PostgreSQL ingests all messages of a batch in one INSERT).
+
 A failing op must fail alone. SQLite isolates each op of a batch in a savepoint (free, in
 process); over a network each savepoint costs two round trips, so there ops run bare and,
 only if one fails, the batch is rolled back and every op retried in its own transaction.
@@ -201,15 +204,15 @@ class GroupCommitter:
         op_failed = False
         try:
             conn.begin(any(durable for _, _, durable in batch))
-            for op, d, _ in batch:
+            for unit in ([[item] for item in batch] if isolate else _coalesced(batch)):
                 if isolate:
                     conn.savepoint()
                 try:
-                    result = op(conn)
+                    values = _call(conn, [op for op, _, _ in unit])
                 except Exception as exc:  # one bad op must not sink the batch
                     failed = StoreError(f"store write failed: {exc}")
                     failed.__cause__ = exc
-                    results.append((d, False, failed))
+                    results.extend((d, False, failed) for _, d, _ in unit)
                     op_failed = True
                     if isolate:
                         conn.rollback_to_savepoint()
@@ -218,7 +221,8 @@ class GroupCommitter:
                 else:
                     if isolate:
                         conn.release_savepoint()
-                    results.append((d, True, result))
+                    results.extend((d, True, v) for (_, d, _), v in zip(unit, values,
+                                                                        strict=True))
             if isolate or not op_failed:
                 conn.commit()
             else:
@@ -232,6 +236,28 @@ class GroupCommitter:
             error = StoreError(f"store commit failed: {exc}")
             return [(d, False, error) for _, d, _ in batch], False
         return results, op_failed
+
+
+def _coalesced(batch: list[tuple[Op, Deferred[Any], bool]]
+               ) -> list[list[tuple[Op, Deferred[Any], bool]]]:
+    """Neighbouring ops that share a `run_many` run as one unit (one statement)."""
+    units: list[list[tuple[Op, Deferred[Any], bool]]] = []
+    for item in batch:
+        run_many = getattr(item[0], "run_many", None)
+        if run_many is not None and units and getattr(units[-1][0][0], "run_many",
+                                                      None) is run_many:
+            units[-1].append(item)
+        else:
+            units.append([item])
+    return units
+
+
+def _call(conn: Any, ops: list[Op]) -> list[Any]:
+    """Results of a unit: one op called alone, or several through their shared run_many."""
+    if len(ops) == 1:
+        return [ops[0](conn)]
+    results: list[Any] = ops[0].run_many(conn, ops)  # type: ignore[attr-defined]
+    return results
 
 
 def _fire_all(results: list[Result]) -> None:

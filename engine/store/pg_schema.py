@@ -68,6 +68,7 @@ PG_SCHEMA: dict[int, list[str]] = {
             key TEXT NOT NULL,
             message_id BIGINT NOT NULL,
             received_at DOUBLE PRECISION NOT NULL,
+            dup_window DOUBLE PRECISION NOT NULL DEFAULT 0,
             PRIMARY KEY (channel, key))""",
         """INSERT INTO idempotency (channel, key, message_id, received_at)
            SELECT DISTINCT ON (channel, idempotency_key) channel, idempotency_key, id,

@@ -14,79 +14,101 @@ from .base import IngestRecord, IngestResult, Outcome, QueueItem
 
 _NOW = "extract(epoch from clock_timestamp())"
 
-# contents and queue rows come in as arrays, so a message is one statement whatever its size
-_STAGES = ("unnest(%(stages)s::text[], %(parts)s::int[], %(cts)s::text[], "
-           "%(contents)s::bytea[]) AS s(stage, part, ct, content)")
-_ROUTES = ("unnest(%(dparts)s::int[], %(ddests)s::text[], %(dleases)s::float8[]) "
-           "AS x(part, dest, lease)")
-_DELIVERIES = f"""
+# a whole group commit's messages go in one statement: every column is an array, stages
+# and queue rows carry the index of their message; a batch that fails (the same key twice
+# in it, say) is retried message by message by the committer
+INGEST = f"""
+WITH t AS (SELECT * FROM unnest(%(idx)s::int[], %(channel)s::text[],
+             %(received_at)s::float8[], %(status)s::text[], %(content_type)s::text[],
+             %(correlation_id)s::text[], %(business_key)s::text[], %(key)s::text[],
+             %(checked)s::bool[], %(window)s::float8[], %(error)s::text[],
+             %(metadata)s::text[])
+           AS t(idx, channel, received_at, status, content_type, correlation_id,
+                business_key, key, checked, dup_window, error, metadata)),
+  n AS (SELECT t.*, nextval('messages_id_seq') AS id
+        FROM (SELECT * FROM t ORDER BY idx) t),
+  -- ON CONFLICT waits for another node's uncommitted insert of the same key, then sees
+  -- it: a row still inside the window keeps its message id, marking the new one duplicate
+  k AS (INSERT INTO idempotency AS i (channel, key, message_id, received_at, dup_window)
+        SELECT channel, key, id, received_at, dup_window FROM n WHERE checked
+        ON CONFLICT (channel, key) DO UPDATE SET
+          message_id = CASE WHEN i.received_at < excluded.received_at - excluded.dup_window
+                            THEN excluded.message_id ELSE i.message_id END,
+          received_at = CASE WHEN i.received_at < excluded.received_at - excluded.dup_window
+                             THEN excluded.received_at ELSE i.received_at END,
+          dup_window = excluded.dup_window
+        RETURNING channel, key, message_id),
+  m AS (INSERT INTO messages (id, channel, received_at, status, content_type, correlation_id,
+                              business_key, idempotency_key, duplicate_of, error, metadata)
+        SELECT n.id, n.channel, n.received_at,
+               CASE WHEN k.message_id IS NULL OR k.message_id = n.id THEN n.status
+                    ELSE 'duplicate' END,
+               n.content_type, n.correlation_id, n.business_key, n.key,
+               NULLIF(k.message_id, n.id), n.error, n.metadata
+        FROM n LEFT JOIN k ON n.checked AND k.channel = n.channel AND k.key = n.key
+        ORDER BY n.idx
+        RETURNING id, duplicate_of),
+  c AS (INSERT INTO contents (message_id, stage, part, content_type, content)
+        SELECT m.id, s.stage, s.part, s.ct, s.content
+        FROM unnest(%(s_idx)s::int[], %(stages)s::text[], %(parts)s::int[], %(cts)s::text[],
+                    %(contents)s::bytea[]) WITH ORDINALITY AS s(idx, stage, part, ct, content, o)
+        JOIN n ON n.idx = s.idx JOIN m ON m.id = n.id
+        WHERE m.duplicate_of IS NULL OR s.stage = 'raw'
+        ORDER BY s.o),
   d AS (INSERT INTO deliveries (message_id, part, channel, destination, status, attempts,
                                 next_attempt_at, lease_until, lease_owner, created_at,
                                 updated_at)
-        SELECT m.id, x.part, %(channel)s, x.dest, 'queued', 0, 0,
+        SELECT m.id, x.part, n.channel, x.dest, 'queued', 0, 0,
                CASE WHEN x.lease > 0 THEN {_NOW} + x.lease ELSE 0 END,
-               CASE WHEN x.lease > 0 THEN %(node)s END, %(received_at)s, %(received_at)s
-        FROM m, {_ROUTES} WHERE m.duplicate_of IS NULL
-        RETURNING id, part, destination, lease_until)
-SELECT m.id, m.duplicate_of, d.id, d.part, d.destination, d.lease_until
-FROM m LEFT JOIN d ON true"""
-
-INGEST = f"""
-WITH m AS (INSERT INTO messages (channel, received_at, status, content_type, correlation_id,
-                                 business_key, idempotency_key, error, metadata)
-           VALUES (%(channel)s, %(received_at)s, %(status)s, %(content_type)s,
-                   %(correlation_id)s, %(business_key)s, %(key)s, %(error)s, %(metadata)s)
-           RETURNING id, duplicate_of),
-  c AS (INSERT INTO contents (message_id, stage, part, content_type, content)
-        SELECT m.id, s.stage, s.part, s.ct, s.content FROM m, {_STAGES}),
-{_DELIVERIES}"""
-
-# ON CONFLICT waits for another node's uncommitted insert of the same key, then sees it:
-# a row still inside the window keeps its message id, which marks the new one a duplicate
-INGEST_KEYED = f"""
-WITH n AS (SELECT nextval(pg_get_serial_sequence('messages', 'id')) AS id),
-  k AS (INSERT INTO idempotency AS i (channel, key, message_id, received_at)
-        SELECT %(channel)s, %(key)s, n.id, %(received_at)s FROM n
-        ON CONFLICT (channel, key) DO UPDATE SET
-          message_id = CASE WHEN i.received_at < %(cutoff)s THEN excluded.message_id
-                            ELSE i.message_id END,
-          received_at = CASE WHEN i.received_at < %(cutoff)s THEN excluded.received_at
-                             ELSE i.received_at END
-        RETURNING message_id),
-  m AS (INSERT INTO messages (id, channel, received_at, status, content_type, correlation_id,
-                              business_key, idempotency_key, duplicate_of, error, metadata)
-        SELECT n.id, %(channel)s, %(received_at)s,
-               CASE WHEN k.message_id = n.id THEN %(status)s ELSE 'duplicate' END,
-               %(content_type)s, %(correlation_id)s, %(business_key)s, %(key)s,
-               NULLIF(k.message_id, n.id), %(error)s, %(metadata)s
-        FROM n, k RETURNING id, duplicate_of),
-  c AS (INSERT INTO contents (message_id, stage, part, content_type, content)
-        SELECT m.id, s.stage, s.part, s.ct, s.content FROM m, {_STAGES}
-        WHERE m.duplicate_of IS NULL OR s.stage = 'raw'),
-{_DELIVERIES}"""
+               CASE WHEN x.lease > 0 THEN %(node)s END, n.received_at, n.received_at
+        FROM unnest(%(d_idx)s::int[], %(dparts)s::int[], %(ddests)s::text[],
+                    %(dleases)s::float8[]) WITH ORDINALITY AS x(idx, part, dest, lease, o)
+        JOIN n ON n.idx = x.idx JOIN m ON m.id = n.id
+        WHERE m.duplicate_of IS NULL
+        ORDER BY x.o  -- queue order is arrival order: ordered destinations rely on it
+        RETURNING id, message_id, part, destination, lease_until)
+SELECT n.idx, m.id, m.duplicate_of, d.id, d.part, d.destination, d.lease_until
+FROM n JOIN m ON m.id = n.id LEFT JOIN d ON d.message_id = m.id
+ORDER BY n.idx, d.id"""
 
 
-def ingest(cur: Any, r: IngestRecord, node: str) -> IngestResult:
-    """Insert one message, its stages and queue rows (duplicate check when keyed)."""
-    routes = r.destinations
-    args = {
-        "channel": r.channel, "received_at": r.received_at, "status": r.status,
-        "content_type": r.content_type, "correlation_id": r.correlation_id,
-        "business_key": r.business_key, "key": r.idempotency_key, "error": r.error,
-        "metadata": json.dumps(r.metadata, separators=(",", ":")) if r.metadata else None,
-        "stages": [s.stage for s in r.stages], "parts": [s.part for s in r.stages],
-        "cts": [s.content_type for s in r.stages], "contents": [s.content for s in r.stages],
-        "dparts": [p for p, _ in routes], "ddests": [d for _, d in routes],
-        "dleases": [r.handoff.get(d, 0.0) for _, d in routes], "node": node,
-    }
-    keyed = bool(r.idempotency_key) and r.status != "error"
-    if keyed:
-        args["cutoff"] = r.received_at - r.duplicate_window
-    rows = cur.execute(INGEST_KEYED if keyed else INGEST, args).fetchall()
-    message_id, duplicate_of = rows[0][0], rows[0][1]
-    handed_off = [(row[2], row[3], row[4]) for row in rows
-                  if row[2] is not None and row[5] > 0]
-    return IngestResult(message_id, duplicate_of, handed_off)
+def ingest_many(cur: Any, records: list[IngestRecord], node: str) -> list[IngestResult]:
+    """Insert messages, their stages and queue rows in one statement (duplicate checks too)."""
+    args: dict[str, Any] = {key: [] for key in (
+        "idx", "channel", "received_at", "status", "content_type", "correlation_id",
+        "business_key", "key", "checked", "window", "error", "metadata", "s_idx", "stages",
+        "parts", "cts", "contents", "d_idx", "dparts", "ddests", "dleases")}
+    args["node"] = node
+    for i, r in enumerate(records):
+        for key, value in (
+                ("idx", i), ("channel", r.channel), ("received_at", r.received_at),
+                ("status", r.status), ("content_type", r.content_type),
+                ("correlation_id", r.correlation_id), ("business_key", r.business_key),
+                ("key", r.idempotency_key),
+                ("checked", bool(r.idempotency_key) and r.status != "error"),
+                ("window", r.duplicate_window), ("error", r.error),
+                ("metadata", json.dumps(r.metadata, separators=(",", ":"))
+                 if r.metadata else None)):
+            args[key].append(value)
+        for st in r.stages:
+            args["s_idx"].append(i)
+            args["stages"].append(st.stage)
+            args["parts"].append(st.part)
+            args["cts"].append(st.content_type)
+            args["contents"].append(st.content)
+        for part, dest in r.destinations:
+            args["d_idx"].append(i)
+            args["dparts"].append(part)
+            args["ddests"].append(dest)
+            args["dleases"].append(r.handoff.get(dest, 0.0))
+    results = [IngestResult(0) for _ in records]
+    for idx, message_id, duplicate_of, delivery_id, part, dest, lease_until in cur.execute(
+            INGEST, args).fetchall():
+        result = results[idx]
+        result.message_id, result.duplicate_of = message_id, duplicate_of
+        if delivery_id is not None and lease_until > 0:
+            result.handed_off.append((delivery_id, part, dest))
+    return results
 
 
 _CLAIMED = """

@@ -98,6 +98,9 @@ class _Conn:
 
     def __init__(self, dsn: str, schema: str, node: str) -> None:
         self.db = connect(dsn, schema, node)
+        # the batch statements are prepared once; planning them anew costs more than running
+        self.db.prepare_threshold = 0
+        self.db.execute("SET plan_cache_mode = force_generic_plan")
         self.cur = self.db.cursor()
 
     @property
@@ -108,7 +111,7 @@ class _Conn:
     def begin(self, durable: bool = True) -> None:
         # claims and outcomes may be lost in a crash (at worst a resend): no WAL flush wait
         self.cur.execute("BEGIN" if durable
-                         else "BEGIN; SET LOCAL synchronous_commit TO off")
+                         else "BEGIN; SET LOCAL synchronous_commit TO off", prepare=False)
 
     def commit(self) -> None:
         self.cur.execute("COMMIT")
@@ -127,6 +130,23 @@ class _Conn:
 
     def close(self) -> None:
         self.db.close()
+
+
+class _IngestOp:
+    """A group-commit op; every ingest waiting in a batch shares one statement."""
+
+    __slots__ = ("record", "node")
+
+    def __init__(self, record: IngestRecord, node: str) -> None:
+        self.record = record
+        self.node = node
+
+    def __call__(self, conn: _Conn) -> IngestResult:
+        return pg_sql.ingest_many(conn.cur, [self.record], self.node)[0]
+
+    @staticmethod
+    def run_many(conn: _Conn, ops: list[_IngestOp]) -> list[IngestResult]:
+        return pg_sql.ingest_many(conn.cur, [op.record for op in ops], ops[0].node)
 
 
 class PostgresStore(Store):
@@ -206,7 +226,9 @@ class PostgresStore(Store):
     # -- writes ----------------------------------------------------------------------
     def ingest(self, record: IngestRecord) -> Deferred[IngestResult]:
         """Commit the message, its stages and queue rows in the next group commit."""
-        return self._submit(lambda cur: pg_sql.ingest(cur, record, self.node))
+        if self._committer is None:
+            raise RuntimeError("store opened without a reactor: writes are not available")
+        return self._committer.submit(_IngestOp(record, self.node))
 
     def claim(self, channel: str, destination: str, limit: int, ordered: bool,
               lease_seconds: float) -> Deferred[list[QueueItem]]:

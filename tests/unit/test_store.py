@@ -12,6 +12,7 @@ from tests.unit.store_suite import (
     backend,
     claim,
     complete,
+    in_one_batch,
     ingest,
     make_record,
     message,
@@ -100,6 +101,32 @@ def test_duplicate_within_window(store: Store) -> None:
     assert found["deliveries"] == []
     assert stages_of(found) == {("raw", 0): b"RAW"}
     assert len(claim(store)) == 1  # only the original is queued
+
+
+def test_a_duplicate_in_the_same_group_commit_as_its_original(store: Store) -> None:
+    first = make_record(key="APP|FAC|9", window=60, correlation_id="first")
+    second = make_record(key="APP|FAC|9", window=60, correlation_id="second")
+    other = make_record(key="APP|FAC|10", window=60, correlation_id="other")
+    results, _ = in_one_batch(store, [lambda: store.ingest(first),
+                                      lambda: store.ingest(second),
+                                      lambda: store.ingest(other)])
+    assert all(ok for ok, _ in results), results
+    (_, a), (_, b), (_, c) = results
+    assert a.duplicate_of is None and c.duplicate_of is None
+    assert b.duplicate_of == a.message_id
+    assert [i.message_id for i in claim(store)] == [a.message_id, c.message_id]
+
+
+def test_messages_of_one_group_commit_queue_in_arrival_order(store: Store) -> None:
+    records = [make_record(correlation_id=f"c{i}", destinations=("a", "b"), parts=2)
+               for i in range(20)]
+    results, _ = in_one_batch(store, [lambda r=r: store.ingest(r) for r in records])
+    ids = [result.message_id for _, result in results]
+    assert ids == sorted(ids)
+    head = claim(store, destination="b", limit=100, ordered=True)
+    assert [(i.message_id, i.part) for i in head] == [(m, p) for m in ids for p in (0, 1)]
+    assert [i.content for i in head[:2]] == [b"T0", b"T1"]
+    assert [message(store, m)["correlation_id"] for m in ids] == [f"c{i}" for i in range(20)]
 
 
 def test_not_a_duplicate_outside_the_window(store: Store) -> None:
