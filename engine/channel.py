@@ -13,7 +13,7 @@ from .destination_worker import DestinationWorker
 from .errors import MessageError, TransformError
 from .message import Message, Receipt
 from .steps import StepContext, StepResolver, build_steps, run_filters, run_transforms
-from .store.base import IngestRecord, IngestResult, QueueItem, Stage, Store
+from .store.base import IngestRecord, IngestResult, QueueItem, ResourceWrite, Stage, Store
 
 log = logging.getLogger("plexus.channel")
 
@@ -67,9 +67,13 @@ class ChannelRuntime:
         yield defer.DeferredList([w.stop() for w in self.workers.values()])
 
     # -- the receive path ----------------------------------------------------------
-    def ingest(self, message: Message, rejection: MessageError | None = None
-               ) -> defer.Deferred[Receipt]:
-        """Filter and transform in memory, then commit; fires after the commit."""
+    def ingest(self, message: Message, rejection: MessageError | None = None, *,
+               resources: list[ResourceWrite] | None = None) -> defer.Deferred[Receipt]:
+        """Filter and transform in memory, then commit; fires after the commit.
+
+        `resources` are kept with the message for sources that serve them back (FHIR);
+        a stale version fails the commit with a StoreError caused by ResourceConflict.
+        """
         started = time.perf_counter()
         received_at = time.time()
         self._received.inc()
@@ -80,7 +84,7 @@ class ChannelRuntime:
             content_type=message.content_type, correlation_id=message.correlation_id,
             stages=[raw], business_key=message.business_key,
             idempotency_key=message.idempotency_key, duplicate_window=self.duplicate_window,
-            metadata=message.metadata)
+            metadata=message.metadata, resources=resources or [])
         error: MessageError | None = rejection
         if error is None:
             try:

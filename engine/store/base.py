@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from twisted.internet.defer import Deferred
 
+from ..errors import PlexusError
+
 MessageStatus = Literal["received", "filtered", "error", "duplicate"]
 DeliveryStatus = Literal["queued", "sent", "dead", "filtered"]
 # what `plexus messages list --status` filters on: the message status, or for routed
@@ -28,6 +30,33 @@ class Stage:
     content: bytes
     content_type: str = "text"
     part: int = 0
+
+
+@dataclass(slots=True)
+class ResourceWrite:
+    """A resource a source serves back (FHIR): kept with its message, versioned."""
+
+    resource_type: str
+    resource_id: str
+    version: int                # the version this write creates (1 for a create)
+    content: bytes
+    keys: list[str] = field(default_factory=list)  # identifier keys: "Type|system|value"
+
+
+@dataclass(slots=True)
+class StoredResource:
+    """The current version of a served resource."""
+
+    resource_type: str
+    resource_id: str
+    version: int
+    content: bytes
+    message_id: int
+    updated_at: float
+
+
+class ResourceConflict(PlexusError):
+    """The resource changed since the version a write was based on."""
 
 
 @dataclass(slots=True)
@@ -48,6 +77,9 @@ class IngestRecord:
     duplicate_window: float = 0.0
     error: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    # written with the message unless it is an error or a duplicate; a version that moved
+    # on meanwhile fails the write with ResourceConflict
+    resources: list[ResourceWrite] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -165,6 +197,20 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def replay_dead(self, channel: str, destination: str | None = None) -> int:
         """Requeue every dead delivery of a channel (or one destination)."""
+
+    @abc.abstractmethod
+    def get_resource(self, channel: str, resource_type: str, resource_id: str
+                     ) -> StoredResource | None:
+        """The current version of a resource a source stored with its messages."""
+
+    @abc.abstractmethod
+    def find_resources(self, channel: str, keys: list[str], limit: int = 2
+                       ) -> list[StoredResource]:
+        """Resources holding every one of the identifier keys ("Type|system|value")."""
+
+    @abc.abstractmethod
+    def resource_of_message(self, channel: str, message_id: int) -> StoredResource | None:
+        """The (first) resource written with a message: what a duplicate points back to."""
 
     @abc.abstractmethod
     def prune(self, channel: str, content_before: float, metadata_before: float,

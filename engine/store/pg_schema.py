@@ -4,11 +4,12 @@ Version 1 is the single-node layout (the SQLite tables on PostgreSQL types). Ver
 nodes share one database: duplicate detection through a unique key table (its ON CONFLICT
 waits for a concurrent insert of the same key on another node), a lease per ordered queue,
 the owner of every row lease, and a partial index so claims never walk sent rows.
+Version 3 keeps the resources a source serves back (FHIR reads and updates).
 """
 
 from __future__ import annotations
 
-PG_SCHEMA_VERSION = 2
+PG_SCHEMA_VERSION = 3
 
 PG_SCHEMA: dict[int, list[str]] = {
     1: [
@@ -97,5 +98,23 @@ PG_SCHEMA: dict[int, list[str]] = {
         "autovacuum_vacuum_threshold = 1000)",
         "ALTER TABLE idempotency SET (autovacuum_vacuum_scale_factor = 0.02)",
         "ALTER TABLE queue_leases SET (fillfactor = 50)",
+    ],
+    3: [
+        """CREATE TABLE resources (
+            channel TEXT NOT NULL,
+            resource_type TEXT NOT NULL,
+            resource_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            message_id BIGINT NOT NULL,
+            content BYTEA NOT NULL,
+            updated_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (channel, resource_type, resource_id))""",
+        "CREATE INDEX resources_message ON resources (message_id)",
+        """CREATE TABLE resource_keys (
+            channel TEXT NOT NULL,
+            key TEXT NOT NULL,
+            resource_type TEXT NOT NULL,
+            resource_id TEXT NOT NULL,
+            PRIMARY KEY (channel, key, resource_type, resource_id))""",
     ],
 }

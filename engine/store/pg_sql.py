@@ -10,7 +10,14 @@ import json
 import time
 from typing import Any
 
-from .base import IngestRecord, IngestResult, Outcome, QueueItem
+from .base import (
+    IngestRecord,
+    IngestResult,
+    Outcome,
+    QueueItem,
+    ResourceConflict,
+    ResourceWrite,
+)
 
 _NOW = "extract(epoch from clock_timestamp())"
 
@@ -108,7 +115,34 @@ def ingest_many(cur: Any, records: list[IngestRecord], node: str) -> list[Ingest
         result.message_id, result.duplicate_of = message_id, duplicate_of
         if delivery_id is not None and lease_until > 0:
             result.handed_off.append((delivery_id, part, dest))
+    for r, result in zip(records, results, strict=True):
+        if r.resources and result.duplicate_of is None and r.status != "error":
+            for resource in r.resources:
+                write_resource(cur, r.channel, result.message_id, r.received_at, resource)
     return results
+
+
+def write_resource(cur: Any, channel: str, message_id: int, at: float,
+                   w: ResourceWrite) -> None:
+    """Create (version 1) or move a resource on by one version; ResourceConflict if stale."""
+    args = {"channel": channel, "type": w.resource_type, "id": w.resource_id,
+            "version": w.version, "message_id": message_id, "content": w.content, "at": at}
+    if w.version == 1:
+        cur.execute("INSERT INTO resources (channel, resource_type, resource_id, version, "
+                    "message_id, content, updated_at) VALUES (%(channel)s, %(type)s, %(id)s, "
+                    "1, %(message_id)s, %(content)s, %(at)s) ON CONFLICT DO NOTHING", args)
+    else:
+        cur.execute("UPDATE resources SET version = %(version)s, message_id = %(message_id)s, "
+                    "content = %(content)s, updated_at = %(at)s WHERE channel = %(channel)s "
+                    "AND resource_type = %(type)s AND resource_id = %(id)s "
+                    "AND version = %(version)s - 1", args)
+    if not cur.rowcount:
+        raise ResourceConflict(f"{w.resource_type}/{w.resource_id} changed: version "
+                               f"{w.version - 1} is no longer current")
+    if w.keys:
+        cur.execute("INSERT INTO resource_keys (channel, key, resource_type, resource_id) "
+                    "SELECT %s, unnest(%s::text[]), %s, %s ON CONFLICT DO NOTHING",
+                    (channel, w.keys, w.resource_type, w.resource_id))
 
 
 _CLAIMED = """

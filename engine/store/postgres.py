@@ -22,6 +22,7 @@ from .base import (
     QueueItem,
     QueueStats,
     Store,
+    StoredResource,
 )
 from .group_commit import GroupCommitter
 from .pg_schema import PG_SCHEMA, PG_SCHEMA_VERSION
@@ -349,6 +350,38 @@ class PostgresStore(Store):
             sql += " AND destination = %s"
             args.append(destination)
         return self._reader().execute(sql, args).rowcount
+
+    def get_resource(self, channel: str, resource_type: str, resource_id: str
+                     ) -> StoredResource | None:
+        """The current version of a resource."""
+        return self._resource("r.resource_type = %s AND r.resource_id = %s",
+                              (channel, resource_type, resource_id))
+
+    def find_resources(self, channel: str, keys: list[str], limit: int = 2
+                       ) -> list[StoredResource]:
+        """Resources holding every one of the identifier keys (a conditional match)."""
+        if not keys:
+            return []
+        rows = self._reader().execute(
+            "SELECT r.resource_type, r.resource_id, r.version, r.content, r.message_id, "
+            "r.updated_at FROM resources r JOIN resource_keys k ON k.channel = r.channel AND "
+            "k.resource_type = r.resource_type AND k.resource_id = r.resource_id "
+            "WHERE r.channel = %s AND k.key = ANY(%s) GROUP BY r.channel, r.resource_type, "
+            "r.resource_id HAVING count(DISTINCT k.key) = %s LIMIT %s",
+            (channel, keys, len(set(keys)), limit)).fetchall()
+        return [StoredResource(r[0], r[1], r[2], bytes(r[3]), r[4], r[5]) for r in rows]
+
+    def resource_of_message(self, channel: str, message_id: int) -> StoredResource | None:
+        """The first resource written with a message."""
+        return self._resource("r.message_id = %s", (channel, message_id))
+
+    def _resource(self, where: str, args: tuple[Any, ...]) -> StoredResource | None:
+        row = self._reader().execute(
+            "SELECT resource_type, resource_id, version, content, message_id, updated_at "
+            f"FROM resources r WHERE r.channel = %s AND {where} LIMIT 1", args).fetchone()
+        if row is None:
+            return None
+        return StoredResource(row[0], row[1], row[2], bytes(row[3]), row[4], row[5])
 
     def prune(self, channel: str, content_before: float, metadata_before: float,
               batch: int = 500) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SQLITE_SCHEMA: dict[int, list[str]] = {
     1: [
@@ -53,5 +53,24 @@ SQLITE_SCHEMA: dict[int, list[str]] = {
             outcome TEXT NOT NULL,
             error TEXT)""",
         "CREATE INDEX attempts_delivery ON attempts (delivery_id)",
+    ],
+    # version 2: resources a source serves back (FHIR reads, updates, conditional creates)
+    2: [
+        """CREATE TABLE resources (
+            channel TEXT NOT NULL,
+            resource_type TEXT NOT NULL,
+            resource_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            message_id INTEGER NOT NULL,
+            content BLOB NOT NULL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (channel, resource_type, resource_id))""",
+        "CREATE INDEX resources_message ON resources (message_id)",
+        """CREATE TABLE resource_keys (
+            channel TEXT NOT NULL,
+            key TEXT NOT NULL,
+            resource_type TEXT NOT NULL,
+            resource_id TEXT NOT NULL,
+            PRIMARY KEY (channel, key, resource_type, resource_id))""",
     ],
 }

@@ -20,7 +20,10 @@ from .base import (
     Outcome,
     QueueItem,
     QueueStats,
+    ResourceConflict,
+    ResourceWrite,
     Store,
+    StoredResource,
 )
 from .group_commit import GroupCommitter
 from .schema import SCHEMA_VERSION, SQLITE_SCHEMA
@@ -293,6 +296,38 @@ class SqliteStore(Store):
         with _write(db):
             return db.execute(sql, args).rowcount
 
+    def get_resource(self, channel: str, resource_type: str, resource_id: str
+                     ) -> StoredResource | None:
+        """The current version of a resource."""
+        return self._resource("r.resource_type = ? AND r.resource_id = ?",
+                              (channel, resource_type, resource_id))
+
+    def find_resources(self, channel: str, keys: list[str], limit: int = 2
+                       ) -> list[StoredResource]:
+        """Resources holding every one of the identifier keys (a conditional match)."""
+        if not keys:
+            return []
+        marks = ",".join("?" * len(keys))
+        rows = self._reader().execute(
+            "SELECT r.resource_type, r.resource_id, r.version, r.content, r.message_id, "
+            "r.updated_at FROM resources r JOIN resource_keys k ON k.channel = r.channel AND "
+            "k.resource_type = r.resource_type AND k.resource_id = r.resource_id "
+            f"WHERE r.channel = ? AND k.key IN ({marks}) GROUP BY r.resource_type, "
+            "r.resource_id HAVING count(DISTINCT k.key) = ? LIMIT ?",
+            (channel, *keys, len(set(keys)), limit)).fetchall()
+        return [StoredResource(*row) for row in rows]
+
+    def resource_of_message(self, channel: str, message_id: int) -> StoredResource | None:
+        """The first resource written with a message."""
+        return self._resource("r.message_id = ?", (channel, message_id))
+
+    def _resource(self, where: str, args: tuple[Any, ...]) -> StoredResource | None:
+        row = self._reader().execute(
+            "SELECT resource_type, resource_id, version, content, message_id, updated_at "
+            f"FROM resources r WHERE r.channel = ? AND {where} ORDER BY rowid LIMIT 1",
+            args).fetchone()
+        return StoredResource(*row) if row else None
+
     def prune(self, channel: str, content_before: float, metadata_before: float,
               batch: int = 500) -> int:
         """Delete old contents, then old messages with no pending delivery, in one batch."""
@@ -375,6 +410,9 @@ def _ingest(db: sqlite3.Connection, r: IngestRecord) -> IngestResult:
         "VALUES (?, ?, ?, ?, ?)",
         [(message_id, s.stage, s.part, s.content_type, s.content) for s in stages])
     handed_off: list[tuple[int, int, str]] = []
+    if duplicate_of is None and status != "error":
+        for resource in r.resources:
+            _write_resource(db, r.channel, message_id, r.received_at, resource)
     if duplicate_of is None:
         for part, dest in r.destinations:
             lease = r.handoff.get(dest)
@@ -388,6 +426,27 @@ def _ingest(db: sqlite3.Connection, r: IngestRecord) -> IngestResult:
             if lease is not None:
                 handed_off.append((cur.lastrowid, part, dest))  # type: ignore[arg-type]
     return IngestResult(message_id, duplicate_of, handed_off)
+
+
+def _write_resource(db: sqlite3.Connection, channel: str, message_id: int, at: float,
+                    w: ResourceWrite) -> None:
+    if w.version == 1:
+        written = db.execute(
+            "INSERT OR IGNORE INTO resources (channel, resource_type, resource_id, version, "
+            "message_id, content, updated_at) VALUES (?, ?, ?, 1, ?, ?, ?)",
+            (channel, w.resource_type, w.resource_id, message_id, w.content, at)).rowcount
+    else:
+        written = db.execute(
+            "UPDATE resources SET version = ?, message_id = ?, content = ?, updated_at = ? "
+            "WHERE channel = ? AND resource_type = ? AND resource_id = ? AND version = ?",
+            (w.version, message_id, w.content, at, channel, w.resource_type, w.resource_id,
+             w.version - 1)).rowcount
+    if not written:
+        raise ResourceConflict(f"{w.resource_type}/{w.resource_id} changed: version "
+                               f"{w.version - 1} is no longer current")
+    db.executemany("INSERT OR IGNORE INTO resource_keys (channel, key, resource_type, "
+                   "resource_id) VALUES (?, ?, ?, ?)",
+                   [(channel, key, w.resource_type, w.resource_id) for key in w.keys])
 
 
 def _claim(db: sqlite3.Connection, channel: str, destination: str, limit: int, ordered: bool,
