@@ -48,7 +48,8 @@ class ChannelRuntime:
         self._filtered = metrics.MESSAGES_FILTERED.labels(self.name)
         source_cls = registry.source_class(config.source.type)
         self.source = source_cls(config.source, self.ingest, ConnectorContext(
-            self.name, "source", reactor, logging.getLogger(f"plexus.source.{config.source.type}")))
+            self.name, "source", reactor, logging.getLogger(f"plexus.source.{config.source.type}"),
+            store=store))
 
     # -- lifecycle ------------------------------------------------------------------
     def start_workers(self) -> None:

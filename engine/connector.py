@@ -123,6 +123,7 @@ class ConnectorContext:
     reactor: Any
     logger: logging.Logger
     extra: dict[str, Any] = field(default_factory=dict)
+    store: Any = None  # sources that serve stored resources back (FHIR) read them here
 
 
 coerce_steps = _coerce_steps

@@ -13,12 +13,14 @@ from typing import Any
 
 SOURCES: dict[str, str] = {
     "mllp": "protocols.mllp.source:MllpSource",
+    "fhir": "protocols.fhir.source:FhirSource",
 }
 
 DESTINATIONS: dict[str, str] = {
     "mllp": "protocols.mllp.destination:MllpDestination",
     "http": "protocols.http.destination:HttpDestination",
     "file": "protocols.file.destination:FileDestination",
+    "fhir": "protocols.fhir.destination:FhirDestination",
 }
 
 

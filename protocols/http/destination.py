@@ -440,17 +440,19 @@ class HttpDestination:
         headers.addRawHeader(b"Idempotency-Key", _header_safe(key))
         return headers
 
-    async def _exchange(self, headers: Headers, body: bytes) -> tuple[int, Any, bytes, bool]:
+    async def _exchange(self, method: bytes, url: bytes, headers: Headers, body: bytes | None
+                        ) -> tuple[int, Any, bytes, bool]:
         """One request/response: (status, response headers, body, truncated)."""
-        response = await self._agent.request(self._method, self._url_bytes, headers,
-                                             _BytesProducer(body))
+        response = await self._agent.request(method, url, headers,
+                                             _BytesProducer(body) if body is not None else None)
         data, truncated = await _read_body(response, self.config.max_response_bytes)
         return response.code, response.headers, data, truncated
 
-    async def send(self, message: Message) -> bytes | None:
-        """Deliver one message; returns the response body or raises a DeliveryError."""
+    async def request(self, method: bytes, url: bytes, headers: Headers, body: bytes | None,
+                      what: str = "message") -> tuple[int, Any, bytes]:
+        """One exchange on the kept-alive pool within the timeout; transport faults retry."""
         started = time.monotonic()
-        exchange = defer.ensureDeferred(self._exchange(self._headers(message), message.content))
+        exchange = defer.ensureDeferred(self._exchange(method, url, headers, body))
         timed_out = False
 
         def on_timeout() -> None:
@@ -459,25 +461,33 @@ class HttpDestination:
             exchange.cancel()
 
         timer = self._reactor.callLater(self.config.timeout, on_timeout)
+        target = url.decode("ascii", "replace")
         try:
-            status, response_headers, body, truncated = await exchange
+            status, response_headers, data, truncated = await exchange
         except Exception as exc:
             if timed_out:
                 raise RetryableDeliveryError(
-                    f"no response from {self._url} within {self.config.timeout:g}s "
+                    f"no response from {target} within {self.config.timeout:g}s "
                     "(timeout)") from None
             if any(isinstance(r, defer.CancelledError) for r in _reasons(exc)):
                 raise defer.CancelledError() from None  # the engine cancelled the send
-            raise self._transport_error(exc) from exc
+            raise self._transport_error(exc, target) from exc
         finally:
             if timer.active():
                 timer.cancel()
         elapsed_ms = (time.monotonic() - started) * 1000
-        self._log.debug("message %s to %s: HTTP %d in %.0fms (%d response bytes)",
-                        message.message_id, self._url, status, elapsed_ms, len(body))
+        self._log.debug("%s to %s: HTTP %d in %.0fms (%d response bytes)", what, target,
+                        status, elapsed_ms, len(data))
         if truncated:
-            self._log.warning("response from %s for message %s cut at max_response_bytes=%d",
-                              self._url, message.message_id, self.config.max_response_bytes)
+            self._log.warning("response from %s for %s cut at max_response_bytes=%d", target,
+                              what, self.config.max_response_bytes)
+        return status, response_headers, data
+
+    async def send(self, message: Message) -> bytes | None:
+        """Deliver one message; returns the response body or raises a DeliveryError."""
+        status, response_headers, body = await self.request(
+            self._method, self._url_bytes, self._headers(message), message.content,
+            f"message {message.message_id}")
         return self._outcome(status, response_headers, body)
 
     def _outcome(self, status: int, headers: Any, body: bytes) -> bytes:
@@ -505,9 +515,9 @@ class HttpDestination:
             text += f": {excerpt}"
         raise PermanentDeliveryError(text, response=body)
 
-    def _transport_error(self, exc: BaseException) -> Exception:
+    def _transport_error(self, exc: BaseException, url: str | None = None) -> Exception:
         """Classify a failure below HTTP (no usable response) as a DeliveryError."""
-        target = urlsplit(self._url)
+        target = urlsplit(url or self._url)
         where = f"{target.hostname}:{target.port or (443 if target.scheme == 'https' else 80)}"
         reasons = _reasons(exc)
         for reason in reasons:
@@ -528,7 +538,7 @@ class HttpDestination:
         else:
             # Anything unexpected is retried too: the engine dead-letters after the last
             # attempt, so nothing is lost and a transient oddity gets its second chance.
-            text = f"request to {self._url} failed: {first!r}"
+            text = f"request to {url or self._url} failed: {first!r}"
         return RetryableDeliveryError(text)
 
     async def close(self) -> None:

@@ -1,0 +1,193 @@
+"""FHIR R4 REST listener (`type: fhir`): resources in, each durable before its 201/200."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import Any, Literal
+
+from pydantic import Field
+from twisted.internet import defer
+from twisted.web import resource, server
+
+from engine.connector import ConnectorContext, SourceConfig, StrictModel, TlsConfig
+from engine.units import ByteSize, Duration
+
+from .interactions import Interactions, Reply
+from .outcome import FhirError, as_fhir_error, forbidden, not_found, unauthorized
+
+log = logging.getLogger("plexus.source.fhir")
+
+
+class FhirToken(StrictModel):
+    """A bearer token and what it may do: write implies read."""
+
+    token: str = Field(min_length=16, description="the secret (from the environment)")
+    access: Literal["read", "write"] = Field(description="read, or write (and read)")
+
+
+class FhirAuth(StrictModel):
+    """Bearer tokens accepted by the listener."""
+
+    tokens: list[FhirToken] = Field(min_length=1, description="tokens and their access")
+
+
+class FhirSourceConfig(SourceConfig):
+    """A FHIR R4 REST endpoint: create, update, read, transaction and batch."""
+
+    type: Literal["fhir"]
+    host: str = Field(default="0.0.0.0", description="interface to listen on")
+    port: int = Field(ge=0, le=65535, description="TCP port")
+    base_path: str = Field(default="/fhir", pattern=r"^(/[A-Za-z0-9._~-]+)*$",
+                           description="path the FHIR base URL ends with")
+    resources: list[str] = Field(min_length=1, description="resource types accepted")
+    auth: FhirAuth | None = Field(default=None,
+                                  description="bearer tokens; without it the listener is open")
+    tls: TlsConfig | None = Field(default=None, description="TLS / mutual TLS")
+    max_body_bytes: ByteSize = Field(default=10 * 1024 * 1024,
+                                     description="larger requests get 413 unread")
+    idle_timeout: Duration = Field(default=300.0, description="close silent connections")
+    duplicate_window: Duration = Field(
+        default=10 * 365 * 86400.0,
+        description="how long a conditional create (If-None-Exist) keeps matching")
+    public_url: str | None = Field(
+        default=None, description="base URL in Location headers (default: from the request)")
+
+
+class _Request(server.Request):
+    """Refuses a body over the limit without buffering it."""
+
+    defaultContentType = None  # noqa: N815 - Twisted API; empty answers carry no type
+    too_large = False
+    max_bytes = 0
+    _seen = 0
+
+    def gotLength(self, length: int | None) -> None:  # noqa: N802 - Twisted API
+        limit = self.channel.site.max_body_bytes  # type: ignore[union-attr]
+        self.max_bytes = limit
+        if length is not None and length > limit:
+            self.too_large = True
+            length = 0
+        super().gotLength(length)
+
+    def handleContentChunk(self, data: bytes) -> None:  # noqa: N802 - Twisted API
+        if self.too_large:
+            return
+        self._seen += len(data)
+        if self.max_bytes and self._seen > self.max_bytes:  # chunked, no length up front
+            self.too_large = True
+            self.content.seek(0)
+            self.content.truncate()
+            return
+        super().handleContentChunk(data)
+
+
+class _Endpoint(resource.Resource):
+    """Every request of the listener: auth, then the interaction, answered asynchronously."""
+
+    isLeaf = True
+
+    def __init__(self, source: FhirSource) -> None:
+        super().__init__()
+        self.source = source
+
+    def render(self, request: server.Request) -> Any:
+        d = defer.Deferred.fromCoroutine(self.source.answer(request))
+        self.source.in_flight.add(d)
+        d.addBoth(self._done, request, d)
+        return server.NOT_DONE_YET
+
+    def _done(self, reply: Reply | Any, request: server.Request, d: Any) -> None:
+        self.source.in_flight.discard(d)
+        if not isinstance(reply, Reply):  # a bug: answer 500, never leave the client hanging
+            log.error("FHIR request failed: %s", getattr(reply, "value", reply))
+            reply = Reply.error(as_fhir_error(RuntimeError("internal error")))
+        if request.finished or request.channel is None:
+            return
+        request.setResponseCode(reply.status)
+        for name, value in reply.headers.items():
+            request.setHeader(name, value)
+        request.write(reply.body)
+        request.finish()
+
+
+class FhirSource:
+    """Listens for FHIR REST, validates, stores each write durably before answering."""
+
+    Config = FhirSourceConfig
+
+    def __init__(self, config: FhirSourceConfig, ingest: Any, context: ConnectorContext) -> None:
+        self.config = config
+        self.channel = context.channel
+        self.reactor = context.reactor
+        self.in_flight: set[Any] = set()
+        self.port: Any = None
+        self.interactions = Interactions(config, ingest, context)
+        self._tokens = [(t.token.encode(), t.access) for t in config.auth.tokens] \
+            if config.auth else []
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The bound host and port (after start)."""
+        host = self.port.getHost()
+        return host.host, host.port
+
+    def start(self) -> None:
+        """Start listening (TLS when configured)."""
+        site = server.Site(_Endpoint(self), timeout=self.config.idle_timeout)
+        site.requestFactory = _Request
+        site.max_body_bytes = self.config.max_body_bytes  # type: ignore[attr-defined]
+        site.noisy = False
+        if self.config.tls is not None:
+            from engine.tls import server_options
+            self.port = self.reactor.listenSSL(self.config.port, site,
+                                               server_options(self.config.tls),
+                                               interface=self.config.host)
+        else:
+            self.port = self.reactor.listenTCP(self.config.port, site,
+                                               interface=self.config.host)
+        host, port = self.address
+        log.info("channel %s serving FHIR on %s:%d%s%s", self.channel, host, port,
+                 self.config.base_path, " (TLS)" if self.config.tls else "")
+        if not self._tokens:
+            log.warning("channel %s: the FHIR listener has no auth: anyone who reaches it "
+                        "can read and write", self.channel)
+
+    @defer.inlineCallbacks
+    def stop(self) -> Any:
+        """Stop accepting, then let in-flight requests get their answer."""
+        if self.port is not None:
+            yield defer.maybeDeferred(self.port.stopListening)
+        if self.in_flight:
+            yield defer.DeferredList(list(self.in_flight))
+
+    async def answer(self, request: server.Request) -> Reply:
+        """Authorize, route and run one request; every failure is an OperationOutcome."""
+        try:
+            method = request.method.decode("ascii", "replace")
+            path = request.path.decode("utf-8", "replace")
+            base = self.config.base_path
+            if path != base and not path.startswith(base + "/"):
+                raise not_found(f"{path} is not under this FHIR base")
+            parts = [p for p in path[len(base):].split("/") if p]
+            if parts != ["metadata"]:
+                self._authorize(request, write=method in ("POST", "PUT", "DELETE", "PATCH"))
+            return await self.interactions.dispatch(request, method, parts)
+        except FhirError as exc:
+            return Reply.error(exc)
+
+    def _authorize(self, request: server.Request, write: bool) -> None:
+        if not self._tokens:
+            return
+        header = (request.getHeader("authorization") or "").strip()
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise unauthorized()
+        presented = token.strip().encode()
+        for secret, access in self._tokens:
+            if hmac.compare_digest(secret, presented):
+                if write and access != "write":
+                    raise forbidden("this token may read, not write")
+                return
+        raise unauthorized("the bearer token is not valid")
+
