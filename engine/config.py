@@ -112,7 +112,7 @@ class Settings(StrictModel):
     metrics_interval: Duration = Field(default=5.0, description="queue gauge refresh period")
 
 
-def _located_errors(doc: Located, exc: pydantic.ValidationError) -> list[ConfigError]:
+def located_errors(doc: Located, exc: pydantic.ValidationError) -> list[ConfigError]:
     errors = []
     for err in exc.errors():
         path = _data_path(doc.data, err["loc"])
@@ -172,7 +172,7 @@ def parse_channel(text: str, file: str, env: dict[str, str] | None = None,
     try:
         channel = channel_model().model_validate(doc.data)
     except pydantic.ValidationError as exc:
-        raise ConfigErrors(_located_errors(doc, exc)) from None
+        raise ConfigErrors(located_errors(doc, exc)) from None
     errors: list[ConfigError] = []
     seen: set[str] = set()
     for i, dest in enumerate(channel.destinations):
@@ -268,4 +268,4 @@ def load_settings(path: str | None, env: dict[str, str] | None = None) -> Settin
     try:
         return Settings.model_validate(doc.data or {})
     except pydantic.ValidationError as exc:
-        raise ConfigErrors(_located_errors(doc, exc)) from None
+        raise ConfigErrors(located_errors(doc, exc)) from None

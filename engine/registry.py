@@ -14,6 +14,7 @@ from typing import Any
 SOURCES: dict[str, str] = {
     "mllp": "protocols.mllp.source:MllpSource",
     "fhir": "protocols.fhir.source:FhirSource",
+    "x12-http": "protocols.x12.http_source:X12HttpSource",
 }
 
 DESTINATIONS: dict[str, str] = {

@@ -199,6 +199,10 @@ class Store(abc.ABC):
         """Requeue every dead delivery of a channel (or one destination)."""
 
     @abc.abstractmethod
+    def next_number(self, name: str, count: int = 1) -> Deferred[int]:
+        """Reserve `count` numbers of a persistent counter; fires with the first (from 1)."""
+
+    @abc.abstractmethod
     def get_resource(self, channel: str, resource_type: str, resource_id: str
                      ) -> StoredResource | None:
         """The current version of a resource a source stored with its messages."""

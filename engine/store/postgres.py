@@ -242,6 +242,13 @@ class PostgresStore(Store):
         """Write back a batch of attempt outcomes."""
         return self._submit(lambda cur: pg_sql.complete(cur, outcomes), durable=False)
 
+    def next_number(self, name: str, count: int = 1) -> Deferred[int]:
+        """Reserve numbers of a persistent counter shared by every node."""
+        return self._submit(lambda cur: cur.execute(
+            "INSERT INTO counters AS c (name, value) VALUES (%s, %s) ON CONFLICT (name) DO "
+            "UPDATE SET value = c.value + excluded.value RETURNING value",
+            (name, count)).fetchone()[0] - count + 1)
+
     # -- reads and admin actions -----------------------------------------------------
     def list_messages(self, channel: str | None = None, status: str | None = None,
                       correlation_id: str | None = None, business_key: str | None = None,

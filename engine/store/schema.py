@@ -72,5 +72,9 @@ SQLITE_SCHEMA: dict[int, list[str]] = {
             resource_type TEXT NOT NULL,
             resource_id TEXT NOT NULL,
             PRIMARY KEY (channel, key, resource_type, resource_id))""",
+        # persistent counters: X12 interchange/group control numbers per trading partner
+        """CREATE TABLE counters (
+            name TEXT PRIMARY KEY,
+            value INTEGER NOT NULL)""",
     ],
 }

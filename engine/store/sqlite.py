@@ -176,6 +176,13 @@ class SqliteStore(Store):
         """Write back a batch of attempt outcomes."""
         return self._submit(lambda db: _complete(db, outcomes), durable=False)
 
+    def next_number(self, name: str, count: int = 1) -> Deferred[int]:
+        """Reserve numbers of a persistent counter, committed with the next group commit."""
+        return self._submit(lambda db: db.execute(
+            "INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE "
+            "SET value = value + excluded.value RETURNING value", (name, count)).fetchone()[0]
+            - count + 1)
+
     # -- reads and admin actions -----------------------------------------------------
     def list_messages(self, channel: str | None = None, status: str | None = None,
                       correlation_id: str | None = None, business_key: str | None = None,

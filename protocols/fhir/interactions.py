@@ -10,7 +10,6 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -22,6 +21,7 @@ from engine.errors import MessageError, StoreError
 from engine.logs import loggable
 from engine.message import Message, Receipt
 from engine.store.base import ResourceConflict, ResourceWrite, StoredResource
+from protocols.http.listener import HttpReply
 
 from .bundle import BundlePlan, WriteResult, plan_bundle, resolve_conditional, response_bundle
 from .capability import capability_statement
@@ -62,13 +62,8 @@ log = logging.getLogger("plexus.source.fhir")
 FHIR_JSON = "application/fhir+json; charset=utf-8"
 
 
-@dataclass
-class Reply:
-    """An HTTP answer: status, headers, body."""
-
-    status: int
-    body: bytes
-    headers: dict[str, str] = field(default_factory=dict)
+class Reply(HttpReply):
+    """An HTTP answer of the FHIR listener."""
 
     @classmethod
     def error(cls, exc: FhirError) -> Reply:

@@ -7,11 +7,11 @@ import logging
 from typing import Any, Literal
 
 from pydantic import Field
-from twisted.internet import defer
-from twisted.web import resource, server
+from twisted.web import server
 
 from engine.connector import ConnectorContext, SourceConfig, StrictModel, TlsConfig
 from engine.units import ByteSize, Duration
+from protocols.http.listener import AsyncEndpoint, listen, stop_listening
 
 from .interactions import Interactions, Reply
 from .outcome import FhirError, as_fhir_error, forbidden, not_found, unauthorized
@@ -54,63 +54,6 @@ class FhirSourceConfig(SourceConfig):
         default=None, description="base URL in Location headers (default: from the request)")
 
 
-class _Request(server.Request):
-    """Refuses a body over the limit without buffering it."""
-
-    defaultContentType = None  # noqa: N815 - Twisted API; empty answers carry no type
-    too_large = False
-    max_bytes = 0
-    _seen = 0
-
-    def gotLength(self, length: int | None) -> None:  # noqa: N802 - Twisted API
-        limit = self.channel.site.max_body_bytes  # type: ignore[union-attr]
-        self.max_bytes = limit
-        if length is not None and length > limit:
-            self.too_large = True
-            length = 0
-        super().gotLength(length)
-
-    def handleContentChunk(self, data: bytes) -> None:  # noqa: N802 - Twisted API
-        if self.too_large:
-            return
-        self._seen += len(data)
-        if self.max_bytes and self._seen > self.max_bytes:  # chunked, no length up front
-            self.too_large = True
-            self.content.seek(0)
-            self.content.truncate()
-            return
-        super().handleContentChunk(data)
-
-
-class _Endpoint(resource.Resource):
-    """Every request of the listener: auth, then the interaction, answered asynchronously."""
-
-    isLeaf = True
-
-    def __init__(self, source: FhirSource) -> None:
-        super().__init__()
-        self.source = source
-
-    def render(self, request: server.Request) -> Any:
-        d = defer.Deferred.fromCoroutine(self.source.answer(request))
-        self.source.in_flight.add(d)
-        d.addBoth(self._done, request, d)
-        return server.NOT_DONE_YET
-
-    def _done(self, reply: Reply | Any, request: server.Request, d: Any) -> None:
-        self.source.in_flight.discard(d)
-        if not isinstance(reply, Reply):  # a bug: answer 500, never leave the client hanging
-            log.error("FHIR request failed: %s", getattr(reply, "value", reply))
-            reply = Reply.error(as_fhir_error(RuntimeError("internal error")))
-        if request.finished or request.channel is None:
-            return
-        request.setResponseCode(reply.status)
-        for name, value in reply.headers.items():
-            request.setHeader(name, value)
-        request.write(reply.body)
-        request.finish()
-
-
 class FhirSource:
     """Listens for FHIR REST, validates, stores each write durably before answering."""
 
@@ -134,18 +77,10 @@ class FhirSource:
 
     def start(self) -> None:
         """Start listening (TLS when configured)."""
-        site = server.Site(_Endpoint(self), timeout=self.config.idle_timeout)
-        site.requestFactory = _Request
-        site.max_body_bytes = self.config.max_body_bytes  # type: ignore[attr-defined]
-        site.noisy = False
-        if self.config.tls is not None:
-            from engine.tls import server_options
-            self.port = self.reactor.listenSSL(self.config.port, site,
-                                               server_options(self.config.tls),
-                                               interface=self.config.host)
-        else:
-            self.port = self.reactor.listenTCP(self.config.port, site,
-                                               interface=self.config.host)
+        endpoint = AsyncEndpoint(self.answer, self.in_flight, lambda: Reply.error(
+            as_fhir_error(RuntimeError("internal error"))))
+        self.port = listen(self.reactor, endpoint, self.config.host, self.config.port,
+                           self.config.tls, self.config.max_body_bytes, self.config.idle_timeout)
         host, port = self.address
         log.info("channel %s serving FHIR on %s:%d%s%s", self.channel, host, port,
                  self.config.base_path, " (TLS)" if self.config.tls else "")
@@ -153,13 +88,9 @@ class FhirSource:
             log.warning("channel %s: the FHIR listener has no auth: anyone who reaches it "
                         "can read and write", self.channel)
 
-    @defer.inlineCallbacks
     def stop(self) -> Any:
         """Stop accepting, then let in-flight requests get their answer."""
-        if self.port is not None:
-            yield defer.maybeDeferred(self.port.stopListening)
-        if self.in_flight:
-            yield defer.DeferredList(list(self.in_flight))
+        return stop_listening(self.port, self.in_flight)
 
     async def answer(self, request: server.Request) -> Reply:
         """Authorize, route and run one request; every failure is an OperationOutcome."""

@@ -142,3 +142,31 @@ def test_sqlite_version_1_store_is_migrated_with_its_messages(tmp_path: Path,
         assert migrated.get_resource("adt", "ChargeItem", "c1") is not None
     finally:
         migrated.close()
+
+
+# -- counters ---------------------------------------------------------------------------------
+
+
+def test_counters_are_persistent_and_never_hand_out_a_number_twice(
+        backend: str, store: Store, tmp_path: Path, reactor_thread: Any) -> None:
+    from twisted.internet import defer
+
+    from tests.unit.reactor_thread import run_in_reactor
+    from tests.unit.store_suite import BACKENDS
+
+    assert run_in_reactor(store.next_number, "x12:acme:isa") == 1
+    assert run_in_reactor(store.next_number, "x12:acme:isa", 10) == 2  # 2..11 reserved
+    assert run_in_reactor(store.next_number, "x12:other:isa") == 1
+
+    def many() -> defer.Deferred[Any]:
+        return defer.gatherResults([store.next_number("x12:acme:isa") for _ in range(50)])
+
+    assert sorted(run_in_reactor(many)) == list(range(12, 62))
+    store.close()
+    again = BACKENDS[backend](tmp_path, reactor_thread)
+    again.open()
+    try:
+        assert run_in_reactor(again.next_number, "x12:acme:isa") == 62
+    finally:
+        again.close()
+    store.open()  # the fixture closes it again

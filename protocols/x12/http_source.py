@@ -1,0 +1,126 @@
+"""X12 over HTTP (`type: x12-http`): POST an interchange, the answer is its TA1/997/999."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+from twisted.web import server
+
+from engine.connector import ConnectorContext, SourceConfig, TlsConfig
+from engine.errors import ConfigError, StoreError
+from engine.logs import loggable
+from engine.units import ByteSize, Duration
+from protocols.http.listener import AsyncEndpoint, HttpReply, listen, stop_listening
+
+from .inbound import NotX12, X12Inbound
+from .partners import load_partners
+
+log = logging.getLogger("plexus.source.x12")
+
+EDI_X12 = "application/edi-x12"
+
+
+class X12HttpSourceConfig(SourceConfig):
+    """An HTTP endpoint taking X12 interchanges from trading partners."""
+
+    type: Literal["x12-http"]
+    host: str = Field(default="0.0.0.0", description="interface to listen on")
+    port: int = Field(ge=0, le=65535, description="TCP port")
+    path: str = Field(default="/x12", pattern=r"^/[A-Za-z0-9._~/-]*$",
+                      description="POST an interchange here; the answer is the TA1/997/999")
+    partners: str = Field(description="partners file (us, partners, ack policy)")
+    tokens: list[str] = Field(default_factory=list,
+                              description="accepted bearer tokens (none: open)")
+    lenient: bool = Field(default=False,
+                          description="segment/element errors accept with errors (E), not R")
+    tls: TlsConfig | None = Field(default=None, description="TLS / mutual TLS")
+    max_body_bytes: ByteSize = Field(default=20 * 1024 * 1024,
+                                     description="larger requests get 413 unread")
+    idle_timeout: Duration = Field(default=300.0, description="close silent connections")
+    duplicate_window: Duration = Field(
+        default=90 * 86400.0, description="a set with the same partner, ISA13, GS06 and ST02 "
+        "within it is a duplicate: acknowledged, not passed on again")
+
+    @field_validator("partners")
+    @classmethod
+    def _check_partners(cls, value: str) -> str:
+        try:
+            load_partners(value)
+        except ConfigError as exc:
+            raise ValueError(f"partners file: {exc}") from None
+        return value
+
+
+class X12HttpSource:
+    """Answers each POSTed interchange synchronously, after its sets are durable."""
+
+    Config = X12HttpSourceConfig
+
+    def __init__(self, config: X12HttpSourceConfig, ingest: Any,
+                 context: ConnectorContext) -> None:
+        self.config = config
+        self.channel = context.channel
+        self.reactor = context.reactor
+        self.in_flight: set[Any] = set()
+        self.port: Any = None
+        self.inbound = X12Inbound(load_partners(config.partners), ingest, context.store,
+                                  context.channel, config.lenient)
+        self._tokens = [t.encode() for t in config.tokens]
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The bound host and port (after start)."""
+        host = self.port.getHost()
+        return host.host, host.port
+
+    def start(self) -> None:
+        """Start listening (TLS when configured)."""
+        endpoint = AsyncEndpoint(self.answer, self.in_flight,
+                                 lambda: HttpReply.text(500, "internal error"))
+        self.port = listen(self.reactor, endpoint, self.config.host, self.config.port,
+                           self.config.tls, self.config.max_body_bytes, self.config.idle_timeout)
+        host, port = self.address
+        log.info("channel %s taking X12 on %s:%d%s%s", self.channel, host, port,
+                 self.config.path, " (TLS)" if self.config.tls else "")
+
+    def stop(self) -> Any:
+        """Stop accepting, then let in-flight requests get their answer."""
+        return stop_listening(self.port, self.in_flight)
+
+    async def answer(self, request: server.Request) -> HttpReply:
+        """One POST: the ack interchanges (200), or a plain-text refusal."""
+        if request.path.decode("utf-8", "replace") != self.config.path:
+            return HttpReply.text(404, f"POST X12 interchanges to {self.config.path}")
+        if request.method != b"POST":
+            reply = HttpReply.text(405, "only POST is accepted")
+            reply.headers["Allow"] = "POST"
+            return reply
+        if self._tokens and not self._authorized(request):
+            reply = HttpReply.text(401, "a valid bearer token is required")
+            reply.headers["WWW-Authenticate"] = 'Bearer realm="plexus"'
+            return reply
+        if getattr(request, "too_large", False):
+            return HttpReply.text(413, f"the interchange is over {self.config.max_body_bytes} "
+                                  "bytes")
+        peer = request.getClientAddress()
+        metadata = {"peer": f"{getattr(peer, 'host', '')}:{getattr(peer, 'port', '')}"}
+        try:
+            result = await self.inbound.handle(request.content.getvalue(), metadata)
+        except NotX12 as exc:
+            return HttpReply.text(400, str(exc))
+        except StoreError as exc:
+            log.error("channel %s: X12 not stored: %s", self.channel, loggable(exc))
+            reply = HttpReply.text(503, "the interchange could not be stored; it was not "
+                                   "accepted, send it again")
+            reply.headers["Retry-After"] = "5"
+            return reply
+        return HttpReply(200, result.text.encode("utf-8"), {"Content-Type": EDI_X12})
+
+    def _authorized(self, request: server.Request) -> bool:
+        scheme, _, token = (request.getHeader("authorization") or "").partition(" ")
+        presented = token.strip().encode()
+        return scheme.lower() == "bearer" and any(
+            hmac.compare_digest(secret, presented) for secret in self._tokens)
