@@ -2,9 +2,10 @@
 
     python benchmarks/pg_claim_latency.py --sent 1000000
 
-Fills a fresh schema with N messages, marks all but a small backlog sent (bulk SQL, as a
-queue looks after months of traffic, before autovacuum has caught up), then times the store's claim statement (claim 50
-rows, give them back) before and after VACUUM. Prints p50/p99 and the pending index size.
+Fills a fresh schema with N messages and marks all but a small backlog sent (bulk SQL: a
+queue as it looks after months of traffic, before autovacuum has caught up), then times the
+store's claim statement (claim 50 rows, give them back) before and after VACUUM. Prints
+p50/p99 and the pending index size.
 Uses PLEXUS_DSN (default: the local test database); the schema is dropped afterwards.
 """
 

@@ -23,7 +23,7 @@ from engine.errors import MessageError, ParseError, RejectedError
 from engine.message import Message, Receipt
 
 from .ack import AckSummary, ack_summary, build_ack
-from .envelope import validate_envelope
+from .envelope import Fault, validate_envelope
 from .partners import Partner, PartnersFile
 from .reader import FunctionalGroup, Interchange, TransactionSet, parse
 from .ta1 import build_ta1, build_ta1_unreadable, is_acknowledgment
@@ -101,15 +101,15 @@ class X12Inbound:
                                         metadata={**meta, "acknowledgment": True}))
             return
         report = validate_envelope(ic, receivers={us.id})
-        if partner.usage != "any" and ic.usage != partner.usage:
-            from .envelope import Fault
-            report.faults.insert(0, Fault("020", f"ISA15 {ic.usage!r}: {partner.name} sends "
-                                          f"{partner.usage!r} only", "ISA15"))
-        if not report.ok and report.rejected:
-            fault = report.faults[0]
-            await self._reject(encode(ic), RejectedError(fault.message, fault.location), meta)
+        refusal = report.faults[0] if report.rejected else None
+        if partner.usage != "any" and ic.usage != partner.usage:  # our policy: a rejection
+            refusal = Fault("020", f"ISA15 {ic.usage!r}: {partner.name} may send "
+                            f"{partner.usage!r} only", "ISA15")
+        if refusal is not None:
+            await self._reject(encode(ic), RejectedError(refusal.message, refusal.location),
+                               meta)
             if partner.ta1 != "never":
-                result.acks.append(build_ta1(ic, report.ta1_note, False,
+                result.acks.append(build_ta1(ic, refusal.code, False,
                                              await self._number(partner.name)))
             result.rejected += 1
             return
