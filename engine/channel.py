@@ -37,7 +37,8 @@ class ChannelRuntime:
         for dest_cfg in config.destinations:
             cls = registry.destination_class(dest_cfg.type)
             context = ConnectorContext(self.name, dest_cfg.name, reactor,
-                                       logging.getLogger(f"plexus.destination.{dest_cfg.type}"))
+                                       logging.getLogger(f"plexus.destination.{dest_cfg.type}"),
+                                       store=store)
             self.workers[dest_cfg.name] = DestinationWorker(
                 self.name, dest_cfg, cls(dest_cfg, context), store, reactor,
                 build_steps(dest_cfg.filters, resolver), build_steps(dest_cfg.transforms, resolver),

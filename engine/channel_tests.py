@@ -10,10 +10,10 @@ from typing import Any, Literal
 import pydantic
 from pydantic import Field
 
-from .config import ConfigErrors, _located_errors, parse_channel
+from .config import ConfigErrors, located_errors, parse_channel
 from .connector import StrictModel
 from .errors import ConfigError
-from .offline import SOURCE_CONTENT_TYPES, CaseResult, normalise_hl7, run_offline
+from .offline import CaseResult, normalise_hl7, run_offline, source_content_type
 from .steps import StepResolver
 from .yaml_loader import load_yaml
 
@@ -72,7 +72,7 @@ def _load_sidecar(path: Path) -> Sidecar:
     try:
         return Sidecar.model_validate(doc.data)
     except pydantic.ValidationError as exc:
-        raise ConfigErrors(_located_errors(doc, exc)) from None
+        raise ConfigErrors(located_errors(doc, exc)) from None
 
 
 def run_sidecars(paths: list[str], transforms_dir: str | None,
@@ -87,7 +87,7 @@ def run_sidecars(paths: list[str], transforms_dir: str | None,
         sidecar = _load_sidecar(path)
         channel_path = path.parent / (sidecar.channel or path.name.replace("_test.yaml", ".yaml"))
         channel = parse_channel(channel_path.read_text(encoding="utf-8"), str(channel_path))
-        hl7 = SOURCE_CONTENT_TYPES.get(channel.source.type) == "hl7v2"
+        hl7 = source_content_type(channel.source.type) == "hl7v2"
         for case in sidecar.cases:
             total += 1
             if case.input:

@@ -123,7 +123,7 @@ class ConnectorContext:
     reactor: Any
     logger: logging.Logger
     extra: dict[str, Any] = field(default_factory=dict)
-    store: Any = None  # sources that serve stored resources back (FHIR) read them here
+    store: Any = None  # the message store: resources (FHIR), counters (X12 control numbers)
 
 
 coerce_steps = _coerce_steps

@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import registry
 from .errors import MessageError
 from .message import Message
 from .steps import StepContext, StepResolver, build_steps, run_filters, run_transforms
-
-SOURCE_CONTENT_TYPES = {"mllp": "hl7v2"}
 
 
 @dataclass
@@ -30,9 +29,14 @@ def normalise_hl7(data: bytes) -> bytes:
     return b"\r".join(line for line in lines if line.strip()) + b"\r"
 
 
+def source_content_type(source_type: str) -> str:
+    """The content type of the messages a source type makes ("text" when it does not say)."""
+    return getattr(registry.source_class(source_type), "content_type", "text")
+
+
 def run_offline(channel: Any, resolver: StepResolver, data: bytes) -> CaseResult:
     """Filters and transforms of the channel, then each destination's, on one input."""
-    content_type = SOURCE_CONTENT_TYPES.get(channel.source.type, "text")
+    content_type = source_content_type(channel.source.type)
     if content_type == "hl7v2":
         data = normalise_hl7(data)
     message = Message(data, content_type, channel=channel.name)

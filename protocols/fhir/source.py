@@ -57,6 +57,7 @@ class FhirSourceConfig(SourceConfig):
 class FhirSource:
     """Listens for FHIR REST, validates, stores each write durably before answering."""
 
+    content_type = "fhir+json"  # of the messages it makes (offline channel tests use it)
     Config = FhirSourceConfig
 
     def __init__(self, config: FhirSourceConfig, ingest: Any, context: ConnectorContext) -> None:

@@ -136,6 +136,7 @@ class _Factory(protocol.Factory):
 class MllpSource:
     """Listens for MLLP, parses MSH, hands messages to the channel, answers per HL7 v2."""
 
+    content_type = "hl7v2"  # of the messages it makes (offline channel tests use it)
     Config = MllpSourceConfig
 
     def __init__(self, config: MllpSourceConfig, ingest: Any, context: ConnectorContext) -> None:

@@ -57,6 +57,7 @@ class X12HttpSourceConfig(SourceConfig):
 class X12HttpSource:
     """Answers each POSTed interchange synchronously, after its sets are durable."""
 
+    content_type = "x12"  # of the messages it makes (offline channel tests use it)
     Config = X12HttpSourceConfig
 
     def __init__(self, config: X12HttpSourceConfig, ingest: Any,

@@ -231,7 +231,7 @@ def test_validate_shipped_channels_exits_0() -> None:
 def test_plexus_test_on_shipped_channels_passes() -> None:
     result = plexus("test", "channels/")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "2 passed, 0 failed" in result.stdout
+    assert "6 passed, 0 failed" in result.stdout
 
 
 DEMO_CHANNEL = """\
