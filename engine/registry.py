@@ -22,6 +22,7 @@ DESTINATIONS: dict[str, str] = {
     "http": "protocols.http.destination:HttpDestination",
     "file": "protocols.file.destination:FileDestination",
     "fhir": "protocols.fhir.destination:FhirDestination",
+    "x12": "protocols.x12.destination:X12Destination",
 }
 
 

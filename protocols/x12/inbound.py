@@ -23,6 +23,7 @@ from engine.errors import MessageError, ParseError, RejectedError
 from engine.message import Message, Receipt
 
 from .ack import AckSummary, ack_summary, build_ack
+from .counters import next_control_number
 from .envelope import Fault, validate_envelope
 from .partners import Partner, PartnersFile
 from .reader import FunctionalGroup, Interchange, TransactionSet, parse
@@ -173,9 +174,7 @@ class X12Inbound:
                                   metadata=metadata), error)
 
     async def _number(self, name: str) -> int:
-        """Our next control number for this partner (ISA13/GS06 are 9 digits: wraps)."""
-        number: int = await self.store.next_number(f"x12:{name}")
-        return (number - 1) % 999_999_999 + 1
+        return await next_control_number(self.store, name)
 
 
 def _alone(ic: Interchange, group: FunctionalGroup, ts: TransactionSet) -> str:

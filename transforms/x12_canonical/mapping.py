@@ -76,6 +76,19 @@ def from_x12(ts: TransactionSet, group: FunctionalGroup | None = None,
                            f"{field}: {first['msg']}", reader.set_id) from exc
 
 
+def to_transaction_set(doc: Document, control_number: int,
+                       delimiters: Delimiters) -> tuple[str, TransactionSet]:
+    """(GS01 functional id, ST..SE) for `doc`; ValueError when it cannot be written as X12."""
+    spec = _WRITERS.get(type(doc))
+    if spec is None:
+        raise ValueError(f"no X12 mapping for {type(doc).__name__}")
+    set_id, functional_id, write = spec
+    w = SetWriter(delimiters)
+    write(doc, w)
+    return functional_id, build_transaction_set(set_id, control_number, w.segments,
+                                                delimiters=delimiters)
+
+
 def to_x12(doc: Document, sender: tuple[str, str], receiver: tuple[str, str],
            control_numbers: ControlNumbers | tuple[int, int, int],
            delimiters: Delimiters | None = None, *, when: datetime | None = None,
@@ -87,16 +100,10 @@ def to_x12(doc: Document, sender: tuple[str, str], receiver: tuple[str, str],
     ValueError when the document cannot be expressed in X12 (a value holding a delimiter, an
     amount with more than 2 decimals in an N2 field, a party with two ids...).
     """
-    spec = _WRITERS.get(type(doc))
-    if spec is None:
-        raise ValueError(f"no X12 mapping for {type(doc).__name__}")
-    set_id, functional_id, write = spec
     numbers = ControlNumbers(*control_numbers)
     isa_version = "00501" if version.startswith("005") else "00401"
     d = delimiters or (Delimiters() if isa_version >= "00402" else Delimiters(repetition=None))
-    w = SetWriter(d)
-    write(doc, w)
-    ts = build_transaction_set(set_id, numbers.transaction_set, w.segments, delimiters=d)
+    functional_id, ts = to_transaction_set(doc, numbers.transaction_set, d)
     group = build_group(functional_id, application_sender or sender[1],
                         application_receiver or receiver[1], numbers.group, [ts], when=when,
                         version=version, delimiters=d)
