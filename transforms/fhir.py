@@ -5,6 +5,9 @@ Use from a channel file, e.g.::
     transforms:
       - use: transforms.fhir:hl7v2_to_fhir
         with: {timezone: preserve}
+    filters:
+      - use: transforms.fhir:resource_type_in
+        with: {types: [ChargeItem]}
 """
 
 from __future__ import annotations
@@ -29,6 +32,22 @@ def hl7v2_to_fhir(message: Message, context: StepContext, timezone: str = "prese
         raise TransformError(f"HL7 v2 -> FHIR: {exc}") from exc
     body = json.dumps(bundle, ensure_ascii=False, separators=(",", ":"))
     return message.replace(body.encode("utf-8"), "fhir+json")
+
+
+def resource_type_in(message: Message, context: StepContext, types: list[str]) -> bool:
+    """True when the resource, or an entry of the Bundle, is of one of `types`."""
+    try:
+        document = json.loads(message.content)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    if not isinstance(document, dict):
+        return False
+    if document.get("resourceType") in types:
+        return True
+    entries = document.get("entry") if document.get("resourceType") == "Bundle" else None
+    return isinstance(entries, list) and any(
+        isinstance(e, dict) and isinstance(e.get("resource"), dict)
+        and e["resource"].get("resourceType") in types for e in entries)
 
 
 def chargeitem_to_dft(message: Message, context: StepContext, sending_application: str = "PLEXUS",
