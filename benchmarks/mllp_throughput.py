@@ -128,6 +128,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--nodes", type=int, default=1, help="engines (postgres only)")
+    parser.add_argument("--commit-thread", action="store_true",
+                        help="sqlite: group commits in a writer thread (store.commit_thread)")
     parser.add_argument("--no-file-fsync", action="store_true",
                         help="diagnosis only: do not fsync delivered files")
     args = parser.parse_args()
@@ -144,7 +146,8 @@ def main() -> None:
             port = free_port()
             (work / f"node{n}").mkdir()
             settings = (f'store: {{backend: postgres, dsn: "{dsn}", schema: {schema}}}\n'
-                        if args.store == "postgres" else "")
+                        if args.store == "postgres" else
+                        f"store: {{commit_thread: {str(args.commit_thread).lower()}}}\n")
             engines.append((EngineProcess(
                 work / f"node{n}", {"bench": CHANNEL.format(port=port, out=out,
                                                             fsync=not args.no_file_fsync)},

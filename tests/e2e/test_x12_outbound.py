@@ -79,3 +79,39 @@ def test_sets_are_relayed_in_batches_with_numbers_that_survive_a_restart(
 def _listed(proc: EngineProcess) -> list[dict[str, object]]:
     out = proc.cli("messages", "list", "--json", "--limit", "100", check=True).stdout
     return list(json.loads(out))
+
+
+CANONICAL = """\
+name: supplier-po-inbound
+source: {{type: x12-http, host: 127.0.0.1, port: {port}, path: /x12, partners: {partners}}}
+transforms: [transforms.x12:to_canonical]
+destinations:
+  - {{name: po-store, type: file, directory: {out}, filename: "{{correlation_id}}.json"}}
+"""
+
+
+@pytest.mark.slow
+def test_an_850_gets_a_997_and_becomes_a_canonical_purchase_order(tmp_path: Path) -> None:
+    partners = tmp_path / "partners.yaml"
+    partners.write_text(PARTNERS)
+    out = tmp_path / "out"
+    port = free_port()
+    channel = CANONICAL.format(port=port, partners=partners, out=out)
+    with EngineProcess(tmp_path / "e", {"supplier-po-inbound": channel},
+                       log_level="warning") as proc:
+        status, ctype, body = post(port, interchange("ACMEMED", isa13=801, gs06=4,
+                                                     sets=[po("PO-77", lines=3)]))
+        assert (status, ctype) == (200, "application/edi-x12")
+        (ack,) = parse(body)
+        assert [s.id for s in ack.segments() if s.id.startswith("AK")] == \
+            ["AK1", "AK2", "AK5", "AK9"]
+        assert next(s for s in ack.segments() if s.id == "AK9").elements[0] == "A"
+        target = out / "000000801-4-0001.json"
+        proc.wait_for(target.exists, what="the canonical purchase order")
+    document = json.loads(target.read_text())
+    assert (document["doc_type"], document["po_number"]) == ("purchase_order", "PO-77")
+    assert [line["quantity"] for line in document["lines"]] == [
+        {"value": str(n), "unit": "EA"} for n in (10, 20, 30)]
+    assert document["lines"][0]["item_ids"] == [{"kind": "vendor_item", "value": "ITEM1"},
+                                                {"kind": "upc", "value": "012345678905"}]
+    assert document["lines"][0]["unit_price"]["amount"] == "12.50"
