@@ -34,7 +34,8 @@ __all__ = ["from_canonical", "to_canonical"]
 
 _DOC_NUMBER = {"purchase_order": "po_number", "order_acknowledgment": "po_number",
                "ship_notice": "shipment_id", "invoice": "invoice_number",
-               "remittance": "payment_id", "price_catalog": "catalog_id"}
+               "remittance": "payment_id", "price_catalog": "catalog_id",
+               "functional_acknowledgment": "group_control_number"}
 
 
 def to_canonical(message: Message, context: StepContext) -> list[Message]:

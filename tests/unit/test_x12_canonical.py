@@ -21,6 +21,7 @@ from transforms.supply import (
     Adjustment,
     BankAccount,
     Document,
+    FunctionalAcknowledgment,
     Invoice,
     Money,
     OrderAcknowledgment,
@@ -301,3 +302,29 @@ def test_from_canonical_errors() -> None:
 
 def test_control_numbers_tuple() -> None:
     assert ControlNumbers(1, 2, 3) == (1, 2, 3)
+
+
+def test_997_becomes_a_functional_acknowledgment_with_set_verdicts_and_errors() -> None:
+    text = (DATA / "authored" / "997_ack_for_850_partial_authored.edi").read_bytes()
+    (message,) = to_canonical(Message(text, "x12"), StepContext("c"))
+    ack = load_document(message.content)
+    assert isinstance(ack, FunctionalAcknowledgment)
+    assert (ack.ack_type, ack.functional_id, ack.group_control_number, ack.status) == (
+        "997", "PO", "1421", "partially_accepted")
+    assert (ack.sets_included, ack.sets_received, ack.sets_accepted) == (2, 2, 1)
+    rejected, accepted = ack.sets
+    assert (rejected.control_number, rejected.status, rejected.codes) == (
+        "000000010", "rejected", ["5"])
+    assert [(e.segment, e.position, e.element, e.code, e.value) for e in rejected.errors] == [
+        ("PO1", 7, None, "8", None), ("PO1", 7, "4", "6", "ABC")]
+    assert (accepted.control_number, accepted.status, accepted.errors) == (
+        "000000011", "accepted", [])
+    assert message.metadata["document_type"] == "functional_acknowledgment"
+
+
+def test_999_sets_are_read_too() -> None:
+    text = (DATA / "999_multiple_5010_pyx12.x12").read_bytes()
+    acks = [load_document(m.content) for m in to_canonical(Message(text, "x12"),
+                                                            StepContext("c"))]
+    assert [(a.ack_type, a.functional_id, a.status) for a in acks] == [
+        ("999", "BE", "accepted")] * 4

@@ -1,5 +1,6 @@
 """Canonical supply-chain models shared by the X12, HL7 v2, FHIR and ERP mappings."""
 
+from .acks import AckedSet, AckError, FunctionalAcknowledgment
 from .catalog import CatalogItem, CatalogPackaging, CatalogPrice, PriceCatalog
 from .documents import DOCUMENT_TYPES, Document, dump_document, load_document
 from .finance import (
@@ -41,11 +42,12 @@ from .orders import (
 from .shipping import Carrier, ShipmentItem, ShipmentOrder, ShipmentPack, ShipNotice
 
 __all__ = [
-    "DOCUMENT_TYPES", "AckLine", "Address", "Adjustment", "AllowanceCharge", "Amount",
-    "BankAccount", "Carrier", "CatalogItem", "CatalogPackaging", "CatalogPrice", "Contact",
-    "DateRef", "Document", "Invoice", "InvoiceLine", "ItemId", "LinePrice", "LineStatus",
-    "LotInfo", "Money", "Note", "OrderAcknowledgment", "Pack", "Party", "PartyId",
-    "PaymentTerms", "PriceCatalog", "PurchaseOrder", "PurchaseOrderLine", "Quantity",
-    "Reference", "Remittance", "RemittanceLine", "Schedule", "ShipNotice", "ShipmentItem",
-    "ShipmentOrder", "ShipmentPack", "SourceInfo", "Tax", "dump_document", "load_document",
+    "DOCUMENT_TYPES", "AckError", "AckLine", "AckedSet", "Address", "Adjustment",
+    "AllowanceCharge", "Amount", "BankAccount", "Carrier", "CatalogItem", "CatalogPackaging",
+    "CatalogPrice", "Contact", "DateRef", "Document", "FunctionalAcknowledgment", "Invoice",
+    "InvoiceLine", "ItemId", "LinePrice", "LineStatus", "LotInfo", "Money", "Note",
+    "OrderAcknowledgment", "Pack", "Party", "PartyId", "PaymentTerms", "PriceCatalog",
+    "PurchaseOrder", "PurchaseOrderLine", "Quantity", "Reference", "Remittance", "RemittanceLine",
+    "Schedule", "ShipNotice", "ShipmentItem", "ShipmentOrder", "ShipmentPack", "SourceInfo", "Tax",
+    "dump_document", "load_document",
 ]

@@ -9,6 +9,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from engine.errors import ValidationError
 
+from .acks import FunctionalAcknowledgment
 from .catalog import PriceCatalog
 from .finance import Invoice, Remittance
 from .orders import OrderAcknowledgment, PurchaseOrder
@@ -17,7 +18,8 @@ from .shipping import ShipNotice
 __all__ = ["DOCUMENT_TYPES", "Document", "dump_document", "load_document"]
 
 Document = Annotated[
-    PurchaseOrder | OrderAcknowledgment | ShipNotice | Invoice | Remittance | PriceCatalog,
+    PurchaseOrder | OrderAcknowledgment | ShipNotice | Invoice | Remittance | PriceCatalog
+    | FunctionalAcknowledgment,
     Field(discriminator="doc_type"),
 ]
 """Any canonical supply-chain document, told apart by its `doc_type`."""
@@ -29,6 +31,7 @@ DOCUMENT_TYPES: dict[str, type] = {
     "invoice": Invoice,
     "remittance": Remittance,
     "price_catalog": PriceCatalog,
+    "functional_acknowledgment": FunctionalAcknowledgment,
 }
 
 _ADAPTER: TypeAdapter[Document] = TypeAdapter(Document)

@@ -24,6 +24,7 @@ from transforms.supply.orders import OrderAcknowledgment, PurchaseOrder
 from transforms.supply.shipping import ShipNotice
 
 from .ack855 import read_855, write_855
+from .ack997 import read_997
 from .asn856 import read_856, write_856
 from .catalog832 import read_832
 from .emit import SetWriter
@@ -36,7 +37,7 @@ __all__ = ["INBOUND_SETS", "OUTBOUND_SETS", "ControlNumbers", "from_x12", "to_x1
 
 _READERS: dict[str, Callable[[SetReader], Document]] = {
     "850": read_850, "855": read_855, "856": read_856, "810": read_810, "820": read_820,
-    "832": read_832,
+    "832": read_832, "997": read_997, "999": read_997,
 }
 # canonical type -> (set id, functional id, body writer)
 _WRITERS: dict[type, tuple[str, str, Callable[..., None]]] = {
