@@ -84,6 +84,6 @@ class BundleBuilder:
         for ref, resource in self.resources.items():
             entries.append({"fullUrl": f"urn:uuid:{resource['id']}", "resource": resource,
                             "request": {"method": "PUT", "url": ref}})
-        bundle = {"resourceType": "Bundle", "id": bundle_id, "type": "batch", **header,
-                  "entry": entries}
-        return prune(bundle) or bundle
+        # resources were pruned as they were put; only the header may hold empties
+        return {"resourceType": "Bundle", "id": bundle_id, "type": "batch",
+                **(prune(header) or {}), "entry": entries}

@@ -21,7 +21,12 @@ Coding = dict[str, str]
 
 def table_dir() -> Path:
     """The code-table folder (``PLEXUS_FHIR_CODE_TABLES`` overrides the shipped one)."""
-    return Path(os.environ.get("PLEXUS_FHIR_CODE_TABLES") or DEFAULT_DIR)
+    return _folder(os.environ.get("PLEXUS_FHIR_CODE_TABLES") or "")
+
+
+@lru_cache(maxsize=8)
+def _folder(override: str) -> Path:
+    return Path(override) if override else DEFAULT_DIR
 
 
 @lru_cache(maxsize=8)
