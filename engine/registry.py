@@ -15,6 +15,7 @@ SOURCES: dict[str, str] = {
     "mllp": "protocols.mllp.source:MllpSource",
     "fhir": "protocols.fhir.source:FhirSource",
     "x12-http": "protocols.x12.http_source:X12HttpSource",
+    "as2": "protocols.as2.source:As2Source",
 }
 
 DESTINATIONS: dict[str, str] = {
@@ -22,6 +23,7 @@ DESTINATIONS: dict[str, str] = {
     "http": "protocols.http.destination:HttpDestination",
     "file": "protocols.file.destination:FileDestination",
     "fhir": "protocols.fhir.destination:FhirDestination",
+    "as2": "protocols.as2.destination:As2Destination",
     "x12": "protocols.x12.destination:X12Destination",
 }
 

@@ -116,3 +116,35 @@ def make_test_pki(tmp_dir: str | Path) -> dict[str, str]:
     paths["wrong_host_cert"].write_bytes(wrong_cert.public_bytes(serialization.Encoding.PEM))
     _write_key(paths["wrong_host_key"], wrong_key)
     return {name: str(path) for name, path in paths.items()}
+
+
+def make_as2_identity(tmp_dir: str | Path, name: str, password: str | None = None
+                      ) -> dict[str, str]:
+    """A self-signed RSA certificate and key for an AS2 party (pyas2lib signs with RSA only).
+
+    Returns the paths ``cert`` and ``key`` (PEM; the key encrypted when a password is given).
+    """
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    out = Path(tmp_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.UTC)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(name))
+        .issuer_name(_name(name))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    encryption: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(password.encode()) if password
+        else serialization.NoEncryption())
+    paths = {"cert": out / f"{name}-cert.pem", "key": out / f"{name}-key.pem"}
+    paths["cert"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths["key"].write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                               serialization.PrivateFormat.PKCS8, encryption))
+    return {kind: str(path) for kind, path in paths.items()}
