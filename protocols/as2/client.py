@@ -1,4 +1,4 @@
-"""POSTing AS2 messages and MDNs, on the HTTP destination's transport (pool, TLS, timeouts).
+"""POSTing AS2 messages and MDNs (protocols/http/poster.py: pool, TLS, timeouts).
 
 Outcome rules for a message: 2xx, then the MDN decides (sync); 408/429/5xx and transport
 failures are retryable; other statuses, an error disposition, an unreadable or unsigned MDN
@@ -9,50 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from twisted.web.http_headers import Headers
-
-from engine.connector import ConnectorContext, TlsConfig
-from engine.errors import PermanentDeliveryError, RetryableDeliveryError
-from protocols.http.destination import HttpDestination, HttpDestinationConfig, parse_retry_after
+from engine.errors import PermanentDeliveryError
+from protocols.http.poster import HttpPoster
 from protocols.x12.partners import As2Partner
 
 from . import keys
 from .mime import build_message, disposition_text, mdn_report, raw_mime, read_mdn
 
-_EXCERPT = 300
 
-
-class As2Client:
+class As2Client(HttpPoster):
     """Sends AS2 messages to partners and MDNs to the URLs partners ask for."""
-
-    def __init__(self, context: ConnectorContext, tls: TlsConfig | None, timeout: float,
-                 max_response_bytes: int = 1024 * 1024, max_in_flight: int = 8) -> None:
-        # the URL here only satisfies the config model; every request names its own URL
-        placeholder = "https://as2.invalid/" if tls is not None else "http://as2.invalid/"
-        config = HttpDestinationConfig(name=context.name if context.name != "source"
-                                       else "as2", type="http", url=placeholder,
-                                       timeout=timeout, tls=tls,
-                                       max_response_bytes=max_response_bytes,
-                                       max_in_flight=max_in_flight)
-        self.http = HttpDestination(config, context)
-
-    async def post(self, url: str, headers: dict[str, str], body: bytes, what: str
-                   ) -> tuple[int, Any, bytes]:
-        """One POST; 408/429/5xx raise RetryableDeliveryError, other non-2xx Permanent."""
-        request_headers = Headers()
-        for name, value in headers.items():
-            request_headers.addRawHeader(name.encode("ascii"), value.encode("utf-8"))
-        status, response_headers, data = await self.http.request(
-            b"POST", url.encode("ascii"), request_headers, body, what)
-        if 200 <= status < 300:
-            return status, response_headers, data
-        excerpt = data[:_EXCERPT].decode("utf-8", "replace").strip()
-        text = f"HTTP {status} from {url}" + (f": {excerpt}" if excerpt else "")
-        if status in (408, 429) or 500 <= status < 600:
-            raw = response_headers.getRawHeaders(b"retry-after")
-            retry_after = parse_retry_after(raw[0].decode("latin-1")) if raw else None
-            raise RetryableDeliveryError(text, retry_after=retry_after, response=data)
-        raise PermanentDeliveryError(text, response=data)
 
     async def send(self, org: Any, settings: As2Partner, data: bytes, *, content_type: str,
                    message_id: str | None = None, subject: str = "AS2 Message",
@@ -92,10 +58,6 @@ class As2Client:
                        original: str) -> None:
         """POST an asynchronous MDN; raises a DeliveryError when it is not accepted."""
         await self.post(url, headers, body, f"async MDN for {original}")
-
-    async def close(self) -> None:
-        """Close the kept-alive connections."""
-        await self.http.close()
 
 
 def _header_pairs(headers: Any) -> list[tuple[str, str]]:

@@ -32,24 +32,20 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
-from twisted.internet import defer, task
+from twisted.internet import defer
 from twisted.web import server
 
 from engine.connector import ConnectorContext, SourceConfig, TlsConfig
 from engine.errors import (
     ConfigError,
-    DeliveryError,
-    PermanentDeliveryError,
-    RejectedError,
     StoreError,
 )
 from engine.logs import loggable
-from engine.message import Message
 from engine.units import ByteSize, Duration
+from protocols.http.later import SendLater, store_refusal
 from protocols.http.listener import AsyncEndpoint, HttpReply, listen, stop_listening
 from protocols.x12.inbound import NotX12, X12Inbound
 from protocols.x12.partners import Partner, load_partners
@@ -125,7 +121,6 @@ class As2Source:
         self.store = context.store
         self.ingest = ingest
         self.in_flight: set[Any] = set()
-        self.background: set[Any] = set()
         self.port: Any = None
         self.partners = load_partners(config.partners)
         self.org = keys.organization(keys.require_us(self.partners))
@@ -135,7 +130,8 @@ class As2Source:
         self.inbound = X12Inbound(self.partners, ingest, context.store, context.channel,
                                   config.lenient)
         self.client = As2Client(context, config.client_tls, config.send_timeout)
-        self._stopping = False
+        self.later = SendLater(context.channel, context.reactor, ingest,
+                               config.send_attempts, config.send_retry_interval)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -157,11 +153,7 @@ class As2Source:
     def stop(self) -> Any:
         """Stop accepting, answer in-flight requests, end pending retries (stored), close."""
         yield stop_listening(self.port, self.in_flight)
-        self._stopping = True
-        for d in list(self.background):
-            d.cancel()
-        if self.background:
-            yield defer.DeferredList(list(self.background))
+        yield self.later.stop()
         yield defer.ensureDeferred(self.client.close())
 
     # -- one request -------------------------------------------------------------------
@@ -275,7 +267,7 @@ class As2Source:
         if mdn.mdn_mode != "ASYNC":
             return HttpReply(200, body, headers)
         url = mdn.mdn_url
-        self._spawn(f"async MDN for {mdn.orig_message_id}", lambda: self.client.post_mdn(
+        self.later.spawn(f"async MDN for {mdn.orig_message_id}", lambda: self.client.post_mdn(
             url, headers, body, mdn.orig_message_id), body, "text",
             {"as2_from": partner.as2.id if partner.as2 else "", "as2_mdn_url": url,
              "as2_original_message_id": mdn.orig_message_id})
@@ -295,52 +287,10 @@ class As2Source:
             log.info("channel %s: acknowledgment for %s sent to %s as %s (%s)", self.channel,
                      message_id, partner.name, sent_id, outcome.splitlines()[-1])
 
-        self._spawn(f"acknowledgment for {message_id}", send, acks, "x12",
+        self.later.spawn(f"acknowledgment for {message_id}", send, acks, "x12",
                     {**metadata, "acknowledgment_for": message_id})
-
-    # -- what we POST later ------------------------------------------------------------
-    def _spawn(self, what: str, send: Callable[[], Awaitable[Any]], content: bytes,
-               content_type: str, metadata: dict[str, Any]) -> None:
-        d = defer.Deferred.fromCoroutine(self._deliver(what, send, content, content_type,
-                                                       metadata))
-        self.background.add(d)
-        d.addBoth(lambda _: self.background.discard(d))
-
-    async def _deliver(self, what: str, send: Callable[[], Awaitable[Any]], content: bytes,
-                       content_type: str, metadata: dict[str, Any]) -> None:
-        """Try `send` a few times; if it never succeeds, store what was to be sent."""
-        pause = self.config.send_retry_interval
-        error: Exception | None = None
-        for attempt in range(1, self.config.send_attempts + 1):
-            try:
-                await send()
-                return
-            except defer.CancelledError:
-                error = error or DeliveryError("the engine stopped before it was sent")
-                break
-            except PermanentDeliveryError as exc:
-                error = exc
-                break
-            except Exception as exc:  # a bug or an unexpected answer: try again, then keep it
-                error = exc
-            if attempt == self.config.send_attempts or self._stopping:
-                break
-            log.info("channel %s: %s failed (attempt %d), retry in %.1fs: %s", self.channel,
-                     what, attempt, pause, loggable(error))
-            try:
-                await task.deferLater(self.reactor, pause, lambda: None)
-            except defer.CancelledError:
-                break
-            pause *= 2
-        log.error("channel %s: %s was not delivered: %s; kept as an error message",
-                  self.channel, what, loggable(error))
-        await self._store_refusal(content, f"{what} was not delivered: {error}", None,
-                                  {**metadata, "undelivered": what}, content_type)
 
     async def _store_refusal(self, content: bytes, reason: str, location: str | None,
                              metadata: dict[str, Any], content_type: str = "as2") -> None:
-        try:
-            await self.ingest(Message(content, content_type, metadata=metadata),
-                              RejectedError(reason, location))
-        except StoreError as exc:
-            log.error("channel %s: refusal not stored: %s", self.channel, loggable(exc))
+        await store_refusal(self.ingest, self.channel, content, reason, location, metadata,
+                            content_type)

@@ -1,4 +1,11 @@
-"""X12 over HTTP (`type: x12-http`): POST an interchange, the answer is its TA1/997/999."""
+"""X12 over HTTP (`type: x12-http`): POST an interchange, the answer is its TA1/997/999.
+
+`acks: sync` (default) answers 200 with the acknowledgments. `acks: async` answers 202 as soon
+as the sets are stored and POSTs the acknowledgments to the partner's `ack_url` (bearer
+`ack_token`), retried `send_attempts` times with doubling pauses; acks that never get through
+are stored as error messages of the channel. Interchanges from unknown senders, or a body
+mixing senders, are still answered synchronously: there is no agreed URL to send to.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +13,20 @@ import hmac
 import logging
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
+from twisted.internet import defer
 from twisted.web import server
 
 from engine.connector import ConnectorContext, SourceConfig, TlsConfig
 from engine.errors import ConfigError, StoreError
 from engine.logs import loggable
 from engine.units import ByteSize, Duration
+from protocols.http.later import SendLater
 from protocols.http.listener import AsyncEndpoint, HttpReply, listen, stop_listening
+from protocols.http.poster import HttpPoster
 
 from .inbound import NotX12, X12Inbound
-from .partners import load_partners
+from .partners import Partner, load_partners
 
 log = logging.getLogger("plexus.source.x12")
 
@@ -43,6 +53,15 @@ class X12HttpSourceConfig(SourceConfig):
     duplicate_window: Duration = Field(
         default=90 * 86400.0, description="a set with the same partner, ISA13, GS06 and ST02 "
         "within it is a duplicate: acknowledged, not passed on again")
+    acks: Literal["sync", "async"] = Field(
+        default="sync", description="sync: 200 with the TA1/997/999; async: 202 once stored, "
+        "the acks POSTed to the partner's ack_url")
+    client_tls: TlsConfig | None = Field(default=None, description="async: https to ack_url "
+                                         "(ca, client cert, verify)")
+    send_timeout: Duration = Field(default=30.0, description="async: limit for each POST")
+    send_attempts: int = Field(default=4, ge=1, le=20, description="async: tries per ack")
+    send_retry_interval: Duration = Field(default=2.0, description="async: pause after the "
+                                          "first failed try; doubles after each")
 
     @field_validator("partners")
     @classmethod
@@ -52,6 +71,16 @@ class X12HttpSourceConfig(SourceConfig):
         except ConfigError as exc:
             raise ValueError(f"partners file: {exc}") from None
         return value
+
+    @model_validator(mode="after")
+    def _async_needs_urls(self) -> X12HttpSourceConfig:
+        if self.acks == "async":
+            missing = [p.name for p in load_partners(self.partners).partners
+                       if p.ack_url is None and (p.ack != "none" or p.ta1 != "never")]
+            if missing:
+                raise ValueError(f"acks: async needs an ack_url for {', '.join(missing)} in "
+                                 "the partners file")
+        return self
 
 
 class X12HttpSource:
@@ -70,6 +99,10 @@ class X12HttpSource:
         self.inbound = X12Inbound(load_partners(config.partners), ingest, context.store,
                                   context.channel, config.lenient)
         self._tokens = [t.encode() for t in config.tokens]
+        self.later = SendLater(context.channel, context.reactor, ingest, config.send_attempts,
+                               config.send_retry_interval)
+        self.poster = (HttpPoster(context, config.client_tls, config.send_timeout)
+                       if config.acks == "async" else None)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -87,9 +120,13 @@ class X12HttpSource:
         log.info("channel %s taking X12 on %s:%d%s%s", self.channel, host, port,
                  self.config.path, " (TLS)" if self.config.tls else "")
 
+    @defer.inlineCallbacks
     def stop(self) -> Any:
-        """Stop accepting, then let in-flight requests get their answer."""
-        return stop_listening(self.port, self.in_flight)
+        """Stop accepting, answer in-flight requests, end pending ack sends (stored), close."""
+        yield stop_listening(self.port, self.in_flight)
+        yield self.later.stop()
+        if self.poster is not None:
+            yield defer.ensureDeferred(self.poster.close())
 
     async def answer(self, request: server.Request) -> HttpReply:
         """One POST: the ack interchanges (200), or a plain-text refusal."""
@@ -118,7 +155,25 @@ class X12HttpSource:
                                    "accepted, send it again")
             reply.headers["Retry-After"] = "5"
             return reply
+        partner = result.senders[0] if len(set(map(id, result.senders))) == 1 else None
+        if self.poster is not None and partner is not None and partner.ack_url:
+            if result.acks:
+                self._send_later(result.text.encode("utf-8"), partner, metadata)
+            return HttpReply.text(202, "accepted; acknowledgments follow at the agreed URL")
         return HttpReply(200, result.text.encode("utf-8"), {"Content-Type": EDI_X12})
+
+    def _send_later(self, acks: bytes, partner: Partner, metadata: dict[str, Any]) -> None:
+        url, poster = partner.ack_url, self.poster
+        assert url is not None and poster is not None
+        headers = {"Content-Type": EDI_X12}
+        if partner.ack_token:
+            headers["Authorization"] = f"Bearer {partner.ack_token}"
+
+        async def send() -> None:
+            await poster.post(url, headers, acks, f"X12 acknowledgments for {partner.name}")
+
+        self.later.spawn(f"acknowledgments for {partner.name}", send, acks, "x12",
+                         {**metadata, "partner": partner.name, "acknowledgment": True})
 
     def _authorized(self, request: server.Request) -> bool:
         scheme, _, token = (request.getHeader("authorization") or "").partition(" ")

@@ -46,6 +46,7 @@ class InboundResult:
     """What to answer: the ack interchanges (TA1 first) and what happened to each set."""
 
     acks: list[str] = field(default_factory=list)
+    senders: list[Partner | None] = field(default_factory=list)  # per interchange; None: unknown
     accepted: int = 0
     rejected: int = 0
     duplicates: int = 0
@@ -79,6 +80,7 @@ class X12Inbound:
             if ta1 is None:
                 raise NotX12("the body holds no X12 interchange (no ISA segment)") from exc
             result.acks.append(ta1)
+            result.senders.append(None)
             result.rejected += 1
             return result
         for ic in interchanges:
@@ -88,6 +90,7 @@ class X12Inbound:
     async def _interchange(self, ic: Interchange, metadata: dict[str, Any],
                            result: InboundResult) -> None:
         partner = self.partners.find(ic.sender_qualifier, ic.sender_id)
+        result.senders.append(partner)
         us = self.partners.us
         if partner is None:
             await self._reject(encode(ic), RejectedError(

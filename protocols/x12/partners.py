@@ -200,6 +200,11 @@ class Partner(StrictModel):
     gs_version: str = Field(default="004010", description="GS08 of groups we send")
     as2: As2Partner | None = Field(default=None, description="their AS2 name, certificate, "
                                    "URL and options")
+    ack_url: str | None = Field(default=None, pattern=r"^https?://",
+                                description="x12-http with acks: async: POST their "
+                                "TA1/997/999 here")
+    ack_token: str | None = Field(default=None, min_length=16,
+                                  description="bearer token for ack_url (e.g. ${ACME_TOKEN})")
 
     @model_validator(mode="after")
     def _distinct_delimiters(self) -> Partner:
