@@ -9,6 +9,8 @@ Version 3 keeps the resources a source serves back (FHIR reads and updates).
 
 from __future__ import annotations
 
+from .schema import resource_tables
+
 PG_SCHEMA_VERSION = 3
 
 PG_SCHEMA: dict[int, list[str]] = {
@@ -99,26 +101,5 @@ PG_SCHEMA: dict[int, list[str]] = {
         "ALTER TABLE idempotency SET (autovacuum_vacuum_scale_factor = 0.02)",
         "ALTER TABLE queue_leases SET (fillfactor = 50)",
     ],
-    3: [
-        """CREATE TABLE resources (
-            channel TEXT NOT NULL,
-            resource_type TEXT NOT NULL,
-            resource_id TEXT NOT NULL,
-            version INTEGER NOT NULL,
-            message_id BIGINT NOT NULL,
-            content BYTEA NOT NULL,
-            updated_at DOUBLE PRECISION NOT NULL,
-            PRIMARY KEY (channel, resource_type, resource_id))""",
-        "CREATE INDEX resources_message ON resources (message_id)",
-        """CREATE TABLE resource_keys (
-            channel TEXT NOT NULL,
-            key TEXT NOT NULL,
-            resource_type TEXT NOT NULL,
-            resource_id TEXT NOT NULL,
-            PRIMARY KEY (channel, key, resource_type, resource_id))""",
-        # persistent counters: X12 interchange/group control numbers per trading partner
-        """CREATE TABLE counters (
-            name TEXT PRIMARY KEY,
-            value BIGINT NOT NULL)""",
-    ],
+    3: resource_tables("BIGINT", "BYTEA", "DOUBLE PRECISION"),
 }

@@ -10,16 +10,19 @@ import json
 import time
 from typing import Any
 
-from .base import (
-    IngestRecord,
-    IngestResult,
-    Outcome,
-    QueueItem,
-    ResourceConflict,
-    ResourceWrite,
-)
+from . import queries
+from .base import IngestRecord, IngestResult, Outcome, QueueItem, ResourceWrite
 
 _NOW = "extract(epoch from clock_timestamp())"
+# a lease that ends clears its owner too (SET clause of a requeue or an outcome)
+CLEAR_OWNER = "lease_owner = NULL, "
+
+_OUTCOME = queries.outcome_sql(
+    "%s", "INSERT INTO contents (message_id, stage, part, content_type, content) "
+          "SELECT message_id, %s, part, %s, %s FROM deliveries WHERE id = %s "
+          "ON CONFLICT (message_id, stage, part) DO UPDATE SET "
+          "content_type = excluded.content_type, content = excluded.content",
+    reset=CLEAR_OWNER)
 
 # a whole group commit's messages go in one statement: every column is an array, stages
 # and queue rows carry the index of their message; a batch that fails (the same key twice
@@ -137,8 +140,7 @@ def write_resource(cur: Any, channel: str, message_id: int, at: float,
                     "AND resource_type = %(type)s AND resource_id = %(id)s "
                     "AND version = %(version)s - 1", args)
     if not cur.rowcount:
-        raise ResourceConflict(f"{w.resource_type}/{w.resource_id} changed: version "
-                               f"{w.version - 1} is no longer current")
+        raise queries.resource_conflict(w)
     if w.keys:
         cur.execute("INSERT INTO resource_keys (channel, key, resource_type, resource_id) "
                     "SELECT %s, unnest(%s::text[]), %s, %s ON CONFLICT DO NOTHING",
@@ -197,10 +199,8 @@ def claim(cur: Any, channel: str, destination: str, limit: int, ordered: bool,
         rows = cur.execute(CLAIM_ORDERED, args).fetchall()
     else:
         rows = cur.execute(CLAIM, args).fetchall()
-    return [QueueItem(r[0], r[1], r[2], channel, destination, r[3], r[4], r[5] or "text",
-                      bytes(r[6]) if r[6] is not None else b"", r[7],
-                      json.loads(r[8] or "{}"))
-            for r in rows]
+    # psycopg 3 loads bytea as bytes: the rows map as SQLite's do
+    return queries.queue_items(rows, channel, destination)
 
 
 def complete(cur: Any, outcomes: list[Outcome]) -> None:
@@ -218,32 +218,6 @@ def complete(cur: Any, outcomes: list[Outcome]) -> None:
         cur.execute("UPDATE deliveries SET lease_until = 0, lease_owner = NULL "
                     "WHERE id = ANY(%s)", (released,))
     done = set(plain) | set(released)
-    for o in outcomes:
-        if o.delivery_id not in done:
-            _complete_one(cur, o, now)
+    queries.write_outcomes(cur.execute, _OUTCOME,
+                           [o for o in outcomes if o.delivery_id not in done], now)
 
-
-def _complete_one(cur: Any, o: Outcome, now: float) -> None:
-    attempts_sql = "attempts + 1" if o.counted else "attempts"
-    if o.status == "retry":
-        cur.execute(
-            f"UPDATE deliveries SET attempts = {attempts_sql}, next_attempt_at = %s, "
-            "lease_until = 0, lease_owner = NULL, last_error = %s, updated_at = %s "
-            "WHERE id = %s", (o.next_attempt_at or now, o.error, now, o.delivery_id))
-    else:
-        cur.execute(
-            f"UPDATE deliveries SET status = %s, attempts = {attempts_sql}, lease_until = 0, "
-            "lease_owner = NULL, last_error = coalesce(%s, last_error), updated_at = %s "
-            "WHERE id = %s", (o.status, o.error, now, o.delivery_id))
-    if o.error is not None:
-        cur.execute("INSERT INTO attempts (delivery_id, attempt, at, outcome, error) "
-                    "SELECT id, attempts, %s, %s, %s FROM deliveries WHERE id = %s",
-                    (now, o.status, o.error, o.delivery_id))
-    for stage in (o.encoded, o.response):
-        if stage is not None:
-            cur.execute(
-                "INSERT INTO contents (message_id, stage, part, content_type, content) "
-                "SELECT message_id, %s, part, %s, %s FROM deliveries WHERE id = %s "
-                "ON CONFLICT (message_id, stage, part) DO UPDATE SET "
-                "content_type = excluded.content_type, content = excluded.content",
-                (stage.stage, stage.content_type, stage.content, o.delivery_id))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
@@ -13,7 +12,7 @@ import psycopg
 from twisted.internet.defer import Deferred
 
 from ..errors import StoreError
-from . import pg_sql
+from . import pg_sql, queries
 from .base import (
     IngestRecord,
     IngestResult,
@@ -31,19 +30,8 @@ log = logging.getLogger("plexus.store")
 
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _MIGRATION_LOCK = 0x504C5853  # "PLXS": one node migrates at a time
-
-_LIST_STATUS_SQL = {
-    "queued": "m.status = 'received' AND EXISTS (SELECT 1 FROM deliveries d WHERE "
-              "d.message_id = m.id AND d.status = 'queued')",
-    "dead": "m.status = 'received' AND EXISTS (SELECT 1 FROM deliveries d WHERE "
-            "d.message_id = m.id AND d.status = 'dead') AND NOT EXISTS (SELECT 1 FROM "
-            "deliveries d WHERE d.message_id = m.id AND d.status = 'queued')",
-    "sent": "m.status = 'received' AND EXISTS (SELECT 1 FROM deliveries d WHERE "
-            "d.message_id = m.id) AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE "
-            "d.message_id = m.id AND d.status IN ('queued', 'dead'))",
-    "received": "m.status = 'received' AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE "
-                "d.message_id = m.id)",
-}
+_PRUNE_CONTENT = queries.prune_content_sql("= ANY(%s)", "true")
+_PURGE = queries.purge_sql("= ANY(%s)")
 
 
 def connect(dsn: str, schema: str, node: str = "") -> psycopg.Connection[Any]:
@@ -254,115 +242,37 @@ class PostgresStore(Store):
                       correlation_id: str | None = None, business_key: str | None = None,
                       limit: int = 100, before_id: int | None = None) -> list[MessageSummary]:
         """Newest first, filtered by channel, status, correlation id or business key."""
-        where, args = [], []
-        for column, value in (("m.channel", channel), ("m.correlation_id", correlation_id),
-                              ("m.business_key", business_key)):
-            if value:
-                where.append(f"{column} = %s")
-                args.append(value)
-        if before_id:
-            where.append("m.id < %s")
-            args.append(before_id)
-        if status in _LIST_STATUS_SQL:
-            where.append(_LIST_STATUS_SQL[status])
-        elif status:
-            where.append("m.status = %s")
-            args.append(status)
-        sql = ("SELECT m.id, m.channel, m.received_at, m.status, m.correlation_id, "
-               "m.business_key, m.error FROM messages m")
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY m.id DESC LIMIT %s"
-        args.append(limit)
-        db = self._reader()
-        rows = db.execute(sql, args).fetchall()
-        derived = self._derived_status(db, [r[0] for r in rows if r[3] == "received"])
-        return [MessageSummary(r[0], r[1], r[2], derived.get(r[0], r[3]), r[4], r[5], r[6])
-                for r in rows]
-
-    def _derived_status(self, db: psycopg.Connection[Any], ids: list[int]) -> dict[int, str]:
-        if not ids:
-            return {}
-        return {
-            message_id: "queued" if queued else ("dead" if dead else "sent")
-            for message_id, queued, dead in db.execute(
-                "SELECT message_id, count(*) FILTER (WHERE status = 'queued'), "
-                "count(*) FILTER (WHERE status = 'dead') FROM deliveries "
-                "WHERE message_id = ANY(%s) GROUP BY message_id", (ids,))}
+        return queries.list_messages(self._reader(), "%s", _derived_status, channel,
+                                     status, correlation_id, business_key, limit, before_id)
 
     def get_message(self, message_id: int) -> dict[str, Any] | None:
         """The message row, its stages and each delivery with its attempts."""
-        db = self._reader()
-        keys = ("id", "channel", "received_at", "status", "content_type", "correlation_id",
-                "business_key", "idempotency_key", "duplicate_of", "error", "metadata")
-        row = db.execute(f"SELECT {', '.join(keys)} FROM messages WHERE id = %s",
-                         (message_id,)).fetchone()
-        if row is None:
-            return None
-        message = dict(zip(keys, row, strict=True))
-        message["metadata"] = json.loads(message["metadata"] or "{}")
-        if message["status"] == "received":
-            message["status"] = self._derived_status(db, [message_id]).get(message_id,
-                                                                            "received")
-        message["stages"] = [
-            {"stage": s, "part": p, "content_type": ct, "content": bytes(c)}
-            for s, p, ct, c in db.execute(
-                "SELECT stage, part, content_type, content FROM contents "
-                "WHERE message_id = %s ORDER BY seq", (message_id,))]
-        history: dict[int, list[dict[str, Any]]] = {}
-        for delivery_id, a, at, o, e in db.execute(
-                "SELECT a.delivery_id, a.attempt, a.at, a.outcome, a.error FROM attempts a "
-                "JOIN deliveries d ON d.id = a.delivery_id WHERE d.message_id = %s "
-                "ORDER BY a.delivery_id, a.attempt", (message_id,)):
-            history.setdefault(delivery_id, []).append(
-                {"attempt": a, "at": at, "outcome": o, "error": e})
-        message["deliveries"] = [
-            {"delivery_id": d[0], "part": d[1], "destination": d[2], "status": d[3],
-             "attempts": d[4], "next_attempt_at": d[5], "last_error": d[6],
-             "updated_at": d[7], "history": history.get(d[0], [])}
-            for d in db.execute(
-                "SELECT id, part, destination, status, attempts, next_attempt_at, last_error, "
-                "updated_at FROM deliveries WHERE message_id = %s ORDER BY id",
-                (message_id,))]
-        return message
+        return queries.get_message(self._reader(), "%s", _derived_status, "seq", message_id)
 
     def queue_stats(self) -> list[QueueStats]:
         """Depth, dead count and oldest pending item per queue: the truth all nodes share."""
-        rows = self._reader().execute(
+        return queries.queue_stats(self._reader().execute(
             "SELECT channel, destination, count(*) FILTER (WHERE status = 'queued'), "
             "count(*) FILTER (WHERE status = 'dead'), "
             "min(created_at) FILTER (WHERE status = 'queued') FROM deliveries "
-            "WHERE status IN ('queued', 'dead') GROUP BY channel, destination").fetchall()
-        return [QueueStats(c, d, q, x, o) for c, d, q, x, o in rows]
+            "WHERE status IN ('queued', 'dead') GROUP BY channel, destination"))
 
     def replay(self, message_ids: list[int], destination: str | None = None) -> int:
         """Requeue deliveries of the given messages (all or one destination)."""
-        sql = ("UPDATE deliveries SET status = 'queued', next_attempt_at = %s, lease_until = 0, "
-               "lease_owner = NULL, attempts = 0, updated_at = %s WHERE message_id = ANY(%s)")
-        now = time.time()
-        args: list[Any] = [now, now, message_ids]
-        if destination:
-            sql += " AND destination = %s"
-            args.append(destination)
-        return self._reader().execute(sql, args).rowcount
+        return self._reader().execute(*queries.requeue_query(
+            "%s", "message_id = ANY(%s)", [message_ids], destination, time.time(),
+            pg_sql.CLEAR_OWNER)).rowcount
 
     def replay_dead(self, channel: str, destination: str | None = None) -> int:
         """Requeue every dead delivery of a channel (or one destination)."""
-        sql = ("UPDATE deliveries SET status = 'queued', next_attempt_at = %s, lease_until = 0, "
-               "lease_owner = NULL, attempts = 0, updated_at = %s "
-               "WHERE status = 'dead' AND channel = %s")
-        now = time.time()
-        args: list[Any] = [now, now, channel]
-        if destination:
-            sql += " AND destination = %s"
-            args.append(destination)
-        return self._reader().execute(sql, args).rowcount
+        return self._reader().execute(*queries.requeue_query(
+            "%s", "status = 'dead' AND channel = %s", [channel], destination, time.time(),
+            pg_sql.CLEAR_OWNER)).rowcount
 
     def get_resource(self, channel: str, resource_type: str, resource_id: str
                      ) -> StoredResource | None:
         """The current version of a resource."""
-        return self._resource("r.resource_type = %s AND r.resource_id = %s",
-                              (channel, resource_type, resource_id))
+        return self._resource(False, (channel, resource_type, resource_id))
 
     def find_resources(self, channel: str, keys: list[str], limit: int = 2
                        ) -> list[StoredResource]:
@@ -370,48 +280,33 @@ class PostgresStore(Store):
         if not keys:
             return []
         rows = self._reader().execute(
-            "SELECT r.resource_type, r.resource_id, r.version, r.content, r.message_id, "
-            "r.updated_at FROM resources r JOIN resource_keys k ON k.channel = r.channel AND "
-            "k.resource_type = r.resource_type AND k.resource_id = r.resource_id "
-            "WHERE r.channel = %s AND k.key = ANY(%s) GROUP BY r.channel, r.resource_type, "
-            "r.resource_id HAVING count(DISTINCT k.key) = %s LIMIT %s",
-            (channel, keys, len(set(keys)), limit)).fetchall()
-        return [StoredResource(r[0], r[1], r[2], bytes(r[3]), r[4], r[5]) for r in rows]
+            queries.find_resources_sql("%s", "= ANY(%s)",
+                                       "r.channel, r.resource_type, r.resource_id"),
+            (channel, keys, len(set(keys)), limit))
+        return [queries.stored_resource(row) for row in rows]
 
     def resource_of_message(self, channel: str, message_id: int) -> StoredResource | None:
         """The first resource written with a message."""
-        return self._resource("r.message_id = %s", (channel, message_id))
+        return self._resource(True, (channel, message_id))
 
-    def _resource(self, where: str, args: tuple[Any, ...]) -> StoredResource | None:
-        row = self._reader().execute(
-            "SELECT resource_type, resource_id, version, content, message_id, updated_at "
-            f"FROM resources r WHERE r.channel = %s AND {where} LIMIT 1", args).fetchone()
-        if row is None:
-            return None
-        return StoredResource(row[0], row[1], row[2], bytes(row[3]), row[4], row[5])
+    def _resource(self, by_message: bool, args: tuple[Any, ...]) -> StoredResource | None:
+        row = self._reader().execute(queries.resource_sql("%s", by_message), args).fetchone()
+        return queries.stored_resource(row) if row else None
 
     def prune(self, channel: str, content_before: float, metadata_before: float,
               batch: int = 500) -> int:
         """Drop old contents, then old finished messages, one bounded batch each."""
         db = self._reader()
-        pending = ("NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id "
-                   "AND d.status = 'queued')")
         with db.transaction():
             content_ids = [r[0] for r in db.execute(
-                f"SELECT id FROM messages m WHERE channel = %s AND received_at < %s "
-                f"AND NOT content_pruned AND {pending} ORDER BY id LIMIT %s",
+                queries.prunable_sql("%s", "AND NOT content_pruned "),
                 (channel, content_before, batch))]
-            db.execute("DELETE FROM contents WHERE message_id = ANY(%s)", (content_ids,))
-            db.execute("UPDATE messages SET content_pruned = true WHERE id = ANY(%s)",
-                       (content_ids,))
+            for sql in _PRUNE_CONTENT:
+                db.execute(sql, (content_ids,))
             old = [r[0] for r in db.execute(
-                f"SELECT id FROM messages m WHERE channel = %s AND received_at < %s "
-                f"AND {pending} ORDER BY id LIMIT %s", (channel, metadata_before, batch))]
-            db.execute("DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries "
-                       "WHERE message_id = ANY(%s))", (old,))
-            db.execute("DELETE FROM deliveries WHERE message_id = ANY(%s)", (old,))
-            db.execute("DELETE FROM contents WHERE message_id = ANY(%s)", (old,))
-            db.execute("DELETE FROM messages WHERE id = ANY(%s)", (old,))
+                queries.prunable_sql("%s"), (channel, metadata_before, batch))]
+            for sql in _PURGE:
+                db.execute(sql, (old,))
             db.execute("DELETE FROM idempotency WHERE channel = %s AND received_at < %s",
                        (channel, metadata_before))
         return len(content_ids) + len(old)
@@ -421,3 +316,13 @@ def _default_node() -> str:
     import os
     import socket
     return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def _derived_status(db: psycopg.Connection[Any], ids: list[int]) -> dict[int, str]:
+    """Delivery state (queued, dead, sent) of received messages by id."""
+    if not ids:
+        return {}
+    return queries.derived_statuses(db.execute(
+        "SELECT message_id, count(*) FILTER (WHERE status = 'queued'), "
+        "count(*) FILTER (WHERE status = 'dead') FROM deliveries "
+        "WHERE message_id = ANY(%s) GROUP BY message_id", (ids,)))

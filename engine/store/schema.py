@@ -4,6 +4,34 @@ from __future__ import annotations
 
 SCHEMA_VERSION = 2
 
+
+def resource_tables(big_int: str, blob: str, real: str) -> list[str]:
+    """The tables of resources a source serves back, their identifier keys and the counters,
+    on a dialect's column types: the same statements on SQLite and PostgreSQL."""
+    return [
+        f"""CREATE TABLE resources (
+            channel TEXT NOT NULL,
+            resource_type TEXT NOT NULL,
+            resource_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            message_id {big_int} NOT NULL,
+            content {blob} NOT NULL,
+            updated_at {real} NOT NULL,
+            PRIMARY KEY (channel, resource_type, resource_id))""",
+        "CREATE INDEX resources_message ON resources (message_id)",
+        """CREATE TABLE resource_keys (
+            channel TEXT NOT NULL,
+            key TEXT NOT NULL,
+            resource_type TEXT NOT NULL,
+            resource_id TEXT NOT NULL,
+            PRIMARY KEY (channel, key, resource_type, resource_id))""",
+        # persistent counters: X12 interchange/group control numbers per trading partner
+        f"""CREATE TABLE counters (
+            name TEXT PRIMARY KEY,
+            value {big_int} NOT NULL)""",
+    ]
+
+
 SQLITE_SCHEMA: dict[int, list[str]] = {
     1: [
         """CREATE TABLE messages (
@@ -55,26 +83,5 @@ SQLITE_SCHEMA: dict[int, list[str]] = {
         "CREATE INDEX attempts_delivery ON attempts (delivery_id)",
     ],
     # version 2: resources a source serves back (FHIR reads, updates, conditional creates)
-    2: [
-        """CREATE TABLE resources (
-            channel TEXT NOT NULL,
-            resource_type TEXT NOT NULL,
-            resource_id TEXT NOT NULL,
-            version INTEGER NOT NULL,
-            message_id INTEGER NOT NULL,
-            content BLOB NOT NULL,
-            updated_at REAL NOT NULL,
-            PRIMARY KEY (channel, resource_type, resource_id))""",
-        "CREATE INDEX resources_message ON resources (message_id)",
-        """CREATE TABLE resource_keys (
-            channel TEXT NOT NULL,
-            key TEXT NOT NULL,
-            resource_type TEXT NOT NULL,
-            resource_id TEXT NOT NULL,
-            PRIMARY KEY (channel, key, resource_type, resource_id))""",
-        # persistent counters: X12 interchange/group control numbers per trading partner
-        """CREATE TABLE counters (
-            name TEXT PRIMARY KEY,
-            value INTEGER NOT NULL)""",
-    ],
+    2: resource_tables("INTEGER", "BLOB", "REAL"),
 }

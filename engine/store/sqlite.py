@@ -13,6 +13,7 @@ from typing import Any
 from twisted.internet.defer import Deferred
 
 from ..errors import StoreError
+from . import queries
 from .base import (
     IngestRecord,
     IngestResult,
@@ -20,7 +21,6 @@ from .base import (
     Outcome,
     QueueItem,
     QueueStats,
-    ResourceConflict,
     ResourceWrite,
     Store,
     StoredResource,
@@ -28,19 +28,11 @@ from .base import (
 from .group_commit import GroupCommitter
 from .schema import SCHEMA_VERSION, SQLITE_SCHEMA
 
-_LIST_STATUS_SQL = {
-    "queued": "m.status = 'received' AND EXISTS (SELECT 1 FROM deliveries d WHERE "
-              "d.message_id = m.id AND d.status = 'queued')",
-    "dead": "m.status = 'received' AND EXISTS (SELECT 1 FROM deliveries d WHERE "
-            "d.message_id = m.id AND d.status = 'dead') AND NOT EXISTS (SELECT 1 FROM "
-            "deliveries d WHERE d.message_id = m.id AND d.status = 'queued')",
-    "sent": "m.status = 'received' AND EXISTS (SELECT 1 FROM deliveries d WHERE "
-            "d.message_id = m.id) AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE "
-            "d.message_id = m.id AND d.status IN ('queued', 'dead'))",
-    # routed messages show their delivery state; 'received' is one with no deliveries
-    "received": "m.status = 'received' AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE "
-                "d.message_id = m.id)",
-}
+_OUTCOME = queries.outcome_sql(
+    "?", "INSERT OR REPLACE INTO contents (message_id, stage, part, content_type, content) "
+         "SELECT message_id, ?, part, ?, ? FROM deliveries WHERE id = ?")
+_PRUNE_CONTENT = queries.prune_content_sql("= ?", "1")
+_PURGE = queries.purge_sql("= ?")
 
 
 class _Conn:
@@ -188,91 +180,19 @@ class SqliteStore(Store):
                       correlation_id: str | None = None, business_key: str | None = None,
                       limit: int = 100, before_id: int | None = None) -> list[MessageSummary]:
         """Newest first, filtered by channel, status, correlation id or business key."""
-        where, args = [], []
-        if channel:
-            where.append("m.channel = ?")
-            args.append(channel)
-        if correlation_id:
-            where.append("m.correlation_id = ?")
-            args.append(correlation_id)
-        if business_key:
-            where.append("m.business_key = ?")
-            args.append(business_key)
-        if before_id:
-            where.append("m.id < ?")
-            args.append(before_id)
-        if status in _LIST_STATUS_SQL:
-            where.append(_LIST_STATUS_SQL[status])
-        elif status:
-            where.append("m.status = ?")
-            args.append(status)
-        sql = ("SELECT m.id, m.channel, m.received_at, m.status, m.correlation_id, "
-               "m.business_key, m.error FROM messages m")
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY m.id DESC LIMIT ?"
-        args.append(limit)
-        db = self._reader()
-        rows = db.execute(sql, args).fetchall()
-        derived = self._derived_status(db, [r[0] for r in rows if r[3] == "received"])
-        return [MessageSummary(r[0], r[1], r[2], derived.get(r[0], r[3]), r[4], r[5], r[6])
-                for r in rows]
-
-    def _derived_status(self, db: sqlite3.Connection, ids: list[int]) -> dict[int, str]:
-        result: dict[int, str] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            for message_id, queued, dead in db.execute(
-                    f"SELECT message_id, sum(status = 'queued'), sum(status = 'dead') "
-                    f"FROM deliveries WHERE message_id IN ({marks}) GROUP BY message_id",
-                    chunk):
-                result[message_id] = "queued" if queued else ("dead" if dead else "sent")
-        return result
+        return queries.list_messages(self._reader(), "?", _derived_status, channel,
+                                     status, correlation_id, business_key, limit, before_id)
 
     def get_message(self, message_id: int) -> dict[str, Any] | None:
         """The message row, its stages and each delivery with its attempts."""
-        db = self._reader()
-        row = db.execute(
-            "SELECT id, channel, received_at, status, content_type, correlation_id, "
-            "business_key, idempotency_key, duplicate_of, error, metadata FROM messages "
-            "WHERE id = ?", (message_id,)).fetchone()
-        if row is None:
-            return None
-        keys = ("id", "channel", "received_at", "status", "content_type", "correlation_id",
-                "business_key", "idempotency_key", "duplicate_of", "error", "metadata")
-        message = dict(zip(keys, row, strict=True))
-        message["metadata"] = json.loads(message["metadata"] or "{}")
-        if message["status"] == "received":
-            message["status"] = self._derived_status(db, [message_id]).get(message_id,
-                                                                            "received")
-        message["stages"] = [
-            {"stage": s, "part": p, "content_type": ct, "content": c}
-            for s, p, ct, c in db.execute(
-                "SELECT stage, part, content_type, content FROM contents WHERE message_id = ? "
-                "ORDER BY rowid", (message_id,))]
-        deliveries = []
-        for d in db.execute(
-                "SELECT id, part, destination, status, attempts, next_attempt_at, last_error, "
-                "updated_at FROM deliveries WHERE message_id = ? ORDER BY id", (message_id,)):
-            attempts = [{"attempt": a, "at": at, "outcome": o, "error": e}
-                        for a, at, o, e in db.execute(
-                            "SELECT attempt, at, outcome, error FROM attempts "
-                            "WHERE delivery_id = ? ORDER BY attempt", (d[0],))]
-            deliveries.append({"delivery_id": d[0], "part": d[1], "destination": d[2],
-                               "status": d[3], "attempts": d[4], "next_attempt_at": d[5],
-                               "last_error": d[6], "updated_at": d[7], "history": attempts})
-        message["deliveries"] = deliveries
-        return message
+        return queries.get_message(self._reader(), "?", _derived_status, "rowid", message_id)
 
     def queue_stats(self) -> list[QueueStats]:
         """Depth, dead count and oldest pending received time per destination."""
-        db = self._reader()
-        rows = db.execute(
+        return queries.queue_stats(self._reader().execute(
             "SELECT d.channel, d.destination, sum(d.status = 'queued'), sum(d.status = 'dead'), "
             "min(CASE WHEN d.status = 'queued' THEN d.created_at END) FROM deliveries d "
-            "WHERE d.status IN ('queued', 'dead') GROUP BY d.channel, d.destination").fetchall()
-        return [QueueStats(c, d, q or 0, x or 0, o) for c, d, q, x, o in rows]
+            "WHERE d.status IN ('queued', 'dead') GROUP BY d.channel, d.destination"))
 
     def replay(self, message_ids: list[int], destination: str | None = None) -> int:
         """Requeue deliveries of the given messages (all or one destination)."""
@@ -281,59 +201,41 @@ class SqliteStore(Store):
         count = 0
         with _write(db):
             for message_id in message_ids:
-                sql = ("UPDATE deliveries SET status = 'queued', next_attempt_at = ?, "
-                       "lease_until = 0, attempts = 0, updated_at = ? WHERE message_id = ?")
-                args: list[Any] = [now, now, message_id]
-                if destination:
-                    sql += " AND destination = ?"
-                    args.append(destination)
-                count += db.execute(sql, args).rowcount
+                count += db.execute(*queries.requeue_query(
+                    "?", "message_id = ?", [message_id], destination, now)).rowcount
         return count
 
     def replay_dead(self, channel: str, destination: str | None = None) -> int:
         """Requeue every dead delivery of a channel (or one destination)."""
         db = self._reader()
-        now = time.time()
-        sql = ("UPDATE deliveries SET status = 'queued', next_attempt_at = ?, lease_until = 0, "
-               "attempts = 0, updated_at = ? WHERE status = 'dead' AND channel = ?")
-        args: list[Any] = [now, now, channel]
-        if destination:
-            sql += " AND destination = ?"
-            args.append(destination)
         with _write(db):
-            return db.execute(sql, args).rowcount
+            return db.execute(*queries.requeue_query(
+                "?", "status = 'dead' AND channel = ?", [channel], destination,
+                time.time())).rowcount
 
     def get_resource(self, channel: str, resource_type: str, resource_id: str
                      ) -> StoredResource | None:
         """The current version of a resource."""
-        return self._resource("r.resource_type = ? AND r.resource_id = ?",
-                              (channel, resource_type, resource_id))
+        return self._resource(False, (channel, resource_type, resource_id))
 
     def find_resources(self, channel: str, keys: list[str], limit: int = 2
                        ) -> list[StoredResource]:
         """Resources holding every one of the identifier keys (a conditional match)."""
         if not keys:
             return []
-        marks = ",".join("?" * len(keys))
-        rows = self._reader().execute(
-            "SELECT r.resource_type, r.resource_id, r.version, r.content, r.message_id, "
-            "r.updated_at FROM resources r JOIN resource_keys k ON k.channel = r.channel AND "
-            "k.resource_type = r.resource_type AND k.resource_id = r.resource_id "
-            f"WHERE r.channel = ? AND k.key IN ({marks}) GROUP BY r.resource_type, "
-            "r.resource_id HAVING count(DISTINCT k.key) = ? LIMIT ?",
-            (channel, *keys, len(set(keys)), limit)).fetchall()
-        return [StoredResource(*row) for row in rows]
+        sql = queries.find_resources_sql("?", f"IN ({','.join('?' * len(keys))})",
+                                         "r.resource_type, r.resource_id")
+        rows = self._reader().execute(sql, (channel, *keys, len(set(keys)), limit))
+        return [queries.stored_resource(row) for row in rows]
 
     def resource_of_message(self, channel: str, message_id: int) -> StoredResource | None:
         """The first resource written with a message."""
-        return self._resource("r.message_id = ?", (channel, message_id))
+        return self._resource(True, (channel, message_id))
 
-    def _resource(self, where: str, args: tuple[Any, ...]) -> StoredResource | None:
+    def _resource(self, by_message: bool, args: tuple[Any, ...]) -> StoredResource | None:
         row = self._reader().execute(
-            "SELECT resource_type, resource_id, version, content, message_id, updated_at "
-            f"FROM resources r WHERE r.channel = ? AND {where} ORDER BY rowid LIMIT 1",
-            args).fetchone()
-        return StoredResource(*row) if row else None
+            queries.resource_sql("?", by_message, " ORDER BY rowid"), args).fetchone()
+        return queries.stored_resource(row) if row else None
 
     def prune(self, channel: str, content_before: float, metadata_before: float,
               batch: int = 500) -> int:
@@ -341,27 +243,15 @@ class SqliteStore(Store):
         db = self._reader()
         with _write(db):
             # pending messages are left out in the query, else a batch of them would stall
-            ids = [r[0] for r in db.execute(
-                "SELECT id FROM messages m WHERE channel = ? AND received_at < ? "
-                "AND content_pruned = 0 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE "
-                "d.message_id = m.id AND d.status = 'queued') ORDER BY id LIMIT ?",
-                (channel, content_before, batch))]
-            done = 0
-            for message_id in ids:
-                db.execute("DELETE FROM contents WHERE message_id = ?", (message_id,))
-                db.execute("UPDATE messages SET content_pruned = 1 WHERE id = ?", (message_id,))
-                done += 1
-            old = [r[0] for r in db.execute(
-                "SELECT id FROM messages m WHERE channel = ? AND received_at < ? AND NOT EXISTS "
-                "(SELECT 1 FROM deliveries d WHERE d.message_id = m.id AND d.status = 'queued') "
-                "ORDER BY id LIMIT ?", (channel, metadata_before, batch))]
-            for message_id in old:
-                db.execute("DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries "
-                           "WHERE message_id = ?)", (message_id,))
-                db.execute("DELETE FROM deliveries WHERE message_id = ?", (message_id,))
-                db.execute("DELETE FROM contents WHERE message_id = ?", (message_id,))
-                db.execute("DELETE FROM messages WHERE id = ?", (message_id,))
-            return done + len(old)
+            ids = db.execute(queries.prunable_sql("?", "AND content_pruned = 0 "),
+                             (channel, content_before, batch)).fetchall()
+            for sql in _PRUNE_CONTENT:
+                db.executemany(sql, ids)
+            old = db.execute(queries.prunable_sql("?"),
+                             (channel, metadata_before, batch)).fetchall()
+            for sql in _PURGE:
+                db.executemany(sql, old)
+            return len(ids) + len(old)
 
 
 def _lock_exclusively(path: str) -> int:
@@ -449,8 +339,7 @@ def _write_resource(db: sqlite3.Connection, channel: str, message_id: int, at: f
             (w.version, message_id, w.content, at, channel, w.resource_type, w.resource_id,
              w.version - 1)).rowcount
     if not written:
-        raise ResourceConflict(f"{w.resource_type}/{w.resource_id} changed: version "
-                               f"{w.version - 1} is no longer current")
+        raise queries.resource_conflict(w)
     db.executemany("INSERT OR IGNORE INTO resource_keys (channel, key, resource_type, "
                    "resource_id) VALUES (?, ?, ?, ?)",
                    [(channel, key, w.resource_type, w.resource_id) for key in w.keys])
@@ -486,36 +375,20 @@ def _claim(db: sqlite3.Connection, channel: str, destination: str, limit: int, o
         "LEFT JOIN contents c ON c.message_id = d.message_id AND c.stage = 'transformed' "
         "AND c.part = d.part "
         f"WHERE d.id IN ({marks}) ORDER BY d.id", ids).fetchall()
-    return [QueueItem(r[0], r[1], r[2], channel, destination, r[3], r[4], r[5] or "text",
-                      r[6] if r[6] is not None else b"", r[7], json.loads(r[8] or "{}"))
-            for r in rows]
+    return queries.queue_items(rows, channel, destination)
 
 
 def _complete(db: sqlite3.Connection, outcomes: list[Outcome]) -> None:
-    now = time.time()
-    for o in outcomes:
-        if o.status == "release":
-            db.execute("UPDATE deliveries SET lease_until = 0 WHERE id = ?", (o.delivery_id,))
-            continue
-        attempts_sql = "attempts + 1" if o.counted else "attempts"
-        if o.status == "retry":
-            db.execute(
-                f"UPDATE deliveries SET attempts = {attempts_sql}, next_attempt_at = ?, "
-                "lease_until = 0, last_error = ?, updated_at = ? WHERE id = ?",
-                (o.next_attempt_at or now, o.error, now, o.delivery_id))
-        else:
-            db.execute(
-                f"UPDATE deliveries SET status = ?, attempts = {attempts_sql}, lease_until = 0, "
-                "last_error = coalesce(?, last_error), updated_at = ? WHERE id = ?",
-                (o.status, o.error, now, o.delivery_id))
-        if o.error is not None:
-            db.execute(
-                "INSERT INTO attempts (delivery_id, attempt, at, outcome, error) "
-                "SELECT id, attempts, ?, ?, ? FROM deliveries WHERE id = ?",
-                (now, o.status, o.error, o.delivery_id))
-        for stage in (o.encoded, o.response):
-            if stage is not None:
-                db.execute(
-                    "INSERT OR REPLACE INTO contents (message_id, stage, part, content_type, "
-                    "content) SELECT message_id, ?, part, ?, ? FROM deliveries WHERE id = ?",
-                    (stage.stage, stage.content_type, stage.content, o.delivery_id))
+    queries.write_outcomes(db.execute, _OUTCOME, outcomes, time.time())
+
+
+def _derived_status(db: sqlite3.Connection, ids: list[int]) -> dict[int, str]:
+    """Delivery state (queued, dead, sent) of received messages by id."""
+    result: dict[int, str] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        result.update(queries.derived_statuses(db.execute(
+            f"SELECT message_id, sum(status = 'queued'), sum(status = 'dead') "
+            f"FROM deliveries WHERE message_id IN ({marks}) GROUP BY message_id", chunk)))
+    return result

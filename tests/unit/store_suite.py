@@ -57,22 +57,23 @@ def sqlite_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture
-def store(backend: str, tmp_path: Path, reactor_thread: Any) -> Iterator[Store]:
-    """An open store in a fresh location, closed at teardown."""
-    opened = BACKENDS[backend](tmp_path, reactor_thread)
+def _opened(backend: str, tmp_path: Path, reactor: Any) -> Iterator[Store]:
+    opened = BACKENDS[backend](tmp_path, reactor)
     opened.open()
     yield opened
     opened.close()
+
+
+@pytest.fixture
+def store(backend: str, tmp_path: Path, reactor_thread: Any) -> Iterator[Store]:
+    """An open store in a fresh location, closed at teardown."""
+    yield from _opened(backend, tmp_path, reactor_thread)
 
 
 @pytest.fixture
 def sqlite_store(sqlite_backend: str, tmp_path: Path, reactor_thread: Any) -> Iterator[Store]:
     """An open SQLite store, closed at teardown."""
-    opened = BACKENDS[sqlite_backend](tmp_path, reactor_thread)
-    opened.open()
-    yield opened
-    opened.close()
+    yield from _opened(sqlite_backend, tmp_path, reactor_thread)
 
 
 # -- helpers -------------------------------------------------------------------------
