@@ -242,10 +242,13 @@ def build_ack(ic: Interchange, kind: AckKind | None = None, *,
                 k, number, _ack_body(outcome, k, d),  # type: ignore[arg-type]
                 reference=version_999 if k == "999" else None, delimiters=d))
         first = outcomes[0].group
-        groups.append(build_group("FA", first.header.element(3).strip(),
-                                  first.header.element(2).strip(), group_number + n, sets,
-                                  when=now, version=_gs_version(outcomes, k, version_999),
-                                  delimiters=d))  # type: ignore[arg-type]
+        gs_version = _gs_version(outcomes, k, version_999)
+        group = build_group("FA", first.header.element(3).strip(),
+                            first.header.element(2).strip(), group_number + n, sets,
+                            when=now, version=gs_version, delimiters=d)
+        if gs_version[:3] < "004":  # GS04 is YYMMDD before 004010
+            group.header.elements[3] = now.strftime("%y%m%d")
+        groups.append(group)
     ours = sender or (ic.receiver_qualifier[:2], ic.receiver_id[:15])
     theirs = receiver or (ic.sender_qualifier[:2], ic.sender_id[:15])
     use = usage or (ic.usage if ic.usage in ("P", "T", "I") else "P")

@@ -60,10 +60,11 @@ def _load(map_file: str) -> Any:
     if hit is None:
         import pyx12.map_if
 
+        param = _pyx12()["param"]  # outside the lock: _pyx12 takes it too (not reentrant)
         with _lock:
             hit = _maps.get(map_file)
             if hit is None:
-                hit = pyx12.map_if.load_map_file(map_file, _pyx12()["param"])
+                hit = pyx12.map_if.load_map_file(map_file, param)
                 _maps[map_file] = hit
     return hit
 
@@ -87,12 +88,14 @@ def supports(set_id: str, version: str) -> bool:
 
 
 def resolve_version(set_id: str, version: str) -> str | None:
-    """The version whose pyx12 map validates this set: `version` itself, or its A1 addenda
-    (005010X222 -> 005010X222A1) when pyx12 only ships that one; None when there is none."""
+    """The version whose pyx12 map validates this set: `version` itself, or its first addenda
+    pyx12 ships (005010X222 -> 005010X222A1, 005010X223 -> 005010X223A2); None when none."""
     if supports(set_id, version):
         return version
-    if version[-2:-1] != "A" and supports(set_id, version + "A1"):
-        return version + "A1"
+    if version[-2:-1] != "A":
+        for addenda in ("A1", "A2", "A3"):
+            if supports(set_id, version + addenda):
+                return version + addenda
     return None
 
 

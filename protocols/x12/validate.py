@@ -1,8 +1,9 @@
 """Transaction-set validation: structure (loops, order, use counts) and elements, as 997/999 errors.
 
 `validate_set(ts, version)` picks the validator:
-- HIPAA implementation versions (GS08 like 004010X098A1 / 005010X222A1) of sets pyx12 has a map
-  for go to pyx12 (protocols/x12/hipaa.py, maps loaded once per process);
+- HIPAA implementation versions (GS08 like 004010X098A1 / 005010X222A1; from 005010 on an ST03
+  guide takes precedence over GS08) of sets pyx12 has a map for go to pyx12
+  (protocols/x12/hipaa.py, maps loaded once per process);
 - sets Plexus defines (protocols/x12/sets: 850, 855, 856, 810, 820, 832, 846, 860, 865) are
   walked here against our tables, whatever the (non-HIPAA) version;
 - anything else is "transaction set not supported" (AK5/IK5 R with code 1).
@@ -59,16 +60,15 @@ def trailer_codes(ts: TransactionSet) -> list[str]:
     return codes
 
 
-def _missing(node: LoopDef, counts: list[int], start: int, stop: int, position: int,
-             path: str) -> list[SegmentError]:
-    """AK304 3 for mandatory children of `node` in [start, stop) that were never seen."""
-    out = []
-    for k in node.mandatory:
-        if start <= k < stop and counts[k] == 0:
-            trig = node.triggers[k]
-            out.append(SegmentError(trig, position, "3", f"mandatory segment {trig} missing",
-                                    path))
-    return out
+def _path(stack: list[list]) -> str:
+    """The loop path of the innermost open loop, e.g. "PO1/SCH" ("" in the set body)."""
+    return "/".join(frame[0].id for frame in stack[1:])
+
+
+def _missing(node: LoopDef, k: int, position: int, stack: list[list]) -> SegmentError:
+    """AK304 3 for mandatory child `k` of `node` (the innermost open loop of `stack`)."""
+    trig = node.triggers[k]
+    return SegmentError(trig, position, "3", f"mandatory segment {trig} missing", _path(stack))
 
 
 def _misplaced(sid: str, sdef: SetDef, stack: list[list]) -> tuple[str, str]:
@@ -85,21 +85,22 @@ def _misplaced(sid: str, sdef: SetDef, stack: list[list]) -> tuple[str, str]:
 
 def walk(sdef: SetDef, segments: list[Segment], complete: bool = True,
          notes: list[str] | None = None, short_dates: bool = False) -> list[SegmentError]:
-    """Structure and element errors of `segments` (between ST and SE) against `sdef`."""
+    """Structure and element errors of `segments` (between ST and SE) against `sdef`.
+
+    The stack holds [loop, index of the last matched child, per-child use counts] frames."""
     root = sdef.body
     stack: list[list] = [[root, 0, [0] * len(root.children)]]
-    paths = [""]
     errors: list[SegmentError] = []
     position = 1
     for position, seg in enumerate(segments, 2):
         sid = seg.id
-        depth = len(stack) - 1
+        top = depth = len(stack) - 1
         found = -1
         while depth >= 0:
             node, index, counts = stack[depth]
             cands = node.positions.get(sid)
             if cands:
-                start = 1 if (index == 0 and node.id and depth == len(stack) - 1) else index
+                start = 1 if (index == 0 and depth == top and node.id) else index
                 for k in cands:
                     if k >= start:
                         found = k
@@ -109,15 +110,21 @@ def walk(sdef: SetDef, segments: list[Segment], complete: bool = True,
             depth -= 1
         if found < 0:
             code, message = _misplaced(sid, sdef, stack)
-            errors.append(SegmentError(sid, position, code, message, paths[-1]))
+            errors.append(SegmentError(sid, position, code, message, _path(stack)))
             continue
-        while len(stack) - 1 > depth:
-            node, index, counts = stack.pop()
-            errors += _missing(node, counts, index, len(node.children), position,
-                               paths.pop())
-        frame = stack[-1]
+        while top > depth:  # leave the inner loops: their mandatory children are due now
+            node, index, counts = stack[top]
+            for k in node.mandatory:
+                if k >= index and not counts[k]:
+                    errors.append(_missing(node, k, position, stack))
+            stack.pop()
+            top -= 1
+        frame = stack[top]
         node, index, counts = frame
-        errors += _missing(node, counts, index, found, position, paths[-1])
+        if found > index:  # skipped children
+            for k in node.mandatory:
+                if index <= k < found and not counts[k]:
+                    errors.append(_missing(node, k, position, stack))
         frame[1] = found
         counts[found] += 1
         child = node.children[found]
@@ -125,25 +132,27 @@ def walk(sdef: SetDef, segments: list[Segment], complete: bool = True,
             segdef = child.segment
             if counts[found] > child.max_use:
                 errors.append(SegmentError(sid, position, "5", f"{sid} exceeds its maximum "
-                                           f"use of {child.max_use}", paths[-1]))
+                                           f"use of {child.max_use}", _path(stack)))
         else:
             if counts[found] > child.repeat:
                 errors.append(SegmentError(sid, position, "4", f"loop {child.id} exceeds its "
-                                           f"maximum of {child.repeat}", paths[-1]))
+                                           f"maximum of {child.repeat}", _path(stack)))
             kid_counts = [0] * len(child.children)
             kid_counts[0] = 1
             stack.append([child, 0, kid_counts])
-            paths.append(f"{paths[-1]}/{child.id}" if paths[-1] else child.id)
-            segdef = child.first
+            segdef = child.children[0].segment  # type: ignore[union-attr]
         bad = check_elements(seg, segdef, notes, short_dates)
         if bad:
             errors.append(SegmentError(sid, position, "8", f"{sid} has data element errors",
-                                       paths[-1], elements=bad))
+                                       _path(stack), elements=bad))
     if complete:
         end = position + 1
         while stack:
-            node, index, counts = stack.pop()
-            errors += _missing(node, counts, index, len(node.children), end, paths.pop())
+            node, index, counts = stack[-1]
+            for k in node.mandatory:
+                if k >= index and not counts[k]:
+                    errors.append(_missing(node, k, end, stack))
+            stack.pop()
     return errors
 
 
@@ -179,6 +188,13 @@ def _decide(ts: TransactionSet, version: str, validator: str, errors: list[Segme
     return SetResult(ts, version, validator, ack, ordered, errors, notes)
 
 
+def _guide(ts: TransactionSet, version: str) -> str:
+    """The implementation guide of a set: ST03 when it names one (it takes precedence over
+    GS08 from 005010 on), else the group's GS08."""
+    st03 = ts.header.element(3)
+    return st03 if st03 != version and is_hipaa_version(st03) and st03 >= "005010" else version
+
+
 def validate_set(ts: TransactionSet, version: str, *, envelope: SetReport | None = None,
                  lenient: bool = False) -> SetResult:
     """Validate one transaction set of a group with GS08 `version` (see the module docstring).
@@ -187,10 +203,11 @@ def validate_set(ts: TransactionSet, version: str, *, envelope: SetReport | None
     are done here. `lenient` turns segment/element errors into E instead of R."""
     env = envelope.codes if envelope is not None else trailer_codes(ts)
     notes: list[str] = []
-    if is_hipaa_version(version):
+    guide = _guide(ts, version)
+    if is_hipaa_version(guide):
         from . import hipaa
 
-        mapped = hipaa.resolve_version(ts.set_id, version)
+        mapped = hipaa.resolve_version(ts.set_id, guide)
         if mapped is not None:
             if mapped != version:
                 notes.append(f"validated with pyx12's {mapped} map (group version {version!r})")

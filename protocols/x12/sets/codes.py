@@ -2,13 +2,17 @@
 
 Closed lists (unknown code -> AK403 7 "invalid code value") are the short, stable lists:
 ACK01 line item status, BAK02 acknowledgment type, SAC01 allowance/charge indicator, PID01
-description type, HL03 levels of an 856 and the yes/no style indicators.
+description type, HL03 levels of an 856 and the yes/no style indicators - and the product/service
+id qualifier 235 (PO106, LIN02, IT106...): the item ids are what a PO, ASN or invoice is matched
+on, so a qualifier nobody can interpret is rejected. Its list holds the codes we name (UP, EN,
+VN, VP, IN, BP, HI for HIBCC...) plus the rest of the standard's 235 codes
+(OTHER_PRODUCT_ID_CODES); a partner that uses a code missing there needs one line added.
 
-Open lists are the standard's huge lists (unit of measure 355, product/service id qualifier 235,
-entity identifier 98, identification code qualifier 66, reference qualifier 128, date/time
-qualifier 374, transaction set purpose 353, PO type 92, currency 100...). We list the codes a
-hospital supply chain uses so transforms can describe them, and ACCEPT any other code of the right
-length and character set: the validator only adds a note (SetResult.notes), never an error.
+Open lists are the standard's other huge lists (unit of measure 355, entity identifier 98,
+identification code qualifier 66, reference qualifier 128, date/time qualifier 374, transaction
+set purpose 353, PO type 92, currency 100...). We list the codes a hospital supply chain uses so
+transforms can describe them, and ACCEPT any other code of the right length and character set:
+the validator only adds a note (SetResult.notes), never an error.
 """
 
 from __future__ import annotations
@@ -31,6 +35,16 @@ UOM = codelist("355 unit of measure", (
     "TY=Tray;CQ=Cartridge;AS=Assortment;BD=Bundle;CH=Container;CC=Cubic centimeter;"
     "MG=Milligram;UG=Microgram;GM=Gram"), closed=False)
 
+# The other 235 codes of the standard (meanings left out: we only need to accept them).
+OTHER_PRODUCT_ID_CODES = """
+AB AC AI AM AN AR AS AT B1 B2 B3 B4 B5 B6 B7 BA BC BE BM BN BO BT BU CA CC CD CE CF CG CI CL
+CM CN CP CQ CR CS CT CU DC DE DG DI DL DN DP ED EP EQ ES FF FI FL FP FS FT GC GD GN GR GU HN IA
+IC IM IS IZ JN JS KP LG LU MA MB MD MM MO MS MT NC NH NR OA OB OC OD OE OH OL ON OP P1 P2 P3
+P4 PA PC PE PG PJ PK PL PM PQ PS PT PW RA RC RD RE RK RN RO RP RR RS RT RU RV RY SC SE SF SI
+SL SM SQ SR SS SU SV SW SZ TA TC TI TM TP TR TS TT TU TY UB UC UD UE UF UM UO US UV VB VE VI
+VM VO VS VU VV VX WS DR IT PR N5 N6
+"""
+
 PRODUCT_ID = codelist("235 product/service id qualifier", (
     "UP=UPC consumer package code (1-5-5-1);UK=GTIN-14 (UCC/EAN-14);UN=UPC shipping container"
     " code;UA=UPC/EAN case code (2-5-5);EN=EAN/GTIN-13;EO=EAN/GTIN-8;UI=UPC (1-5-5);"
@@ -42,7 +56,9 @@ PRODUCT_ID = codelist("235 product/service id qualifier", (
     "ND=National Drug Code (NDC);N4=NDC in 5-4-2 format;N1=NDC in 4-4-2 format;"
     "LT=Lot number;SN=Serial number;CH=Country of origin;EC=Engineering change level;"
     "GS=General specification number;PD=Part number description;BL=Brand/label;"
-    "ZZ=Mutually defined"), closed=False)
+    "ZZ=Mutually defined;HC=HCPCS procedure code;N2=NDC in 5-3-2 format;"
+    "N3=NDC in 5-4-1 format;IB=ISBN;PO=Purchase order number;ST=Style number"
+    ) + ";" + ";".join(f"{code}=" for code in OTHER_PRODUCT_ID_CODES.split()))
 
 ENTITY = codelist("98 entity identifier", (
     "ST=Ship to;BT=Bill to party;BY=Buying party (purchaser);SE=Selling party;SU=Supplier;"

@@ -22,9 +22,15 @@ _KIND = {AN: _AN, ID: _ID, R: _R, DT: _DT, TM: _TM, NUM0: _N, NUM1: _N, NUM2: _N
 _DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 # (kind, min, max, required, members, code list, ref, components)
 Spec = tuple[int, int, int, bool, frozenset[str] | None, CodeList | None, str, tuple]
-# (kind, positions, lowest position, rule text)
-Rule = tuple[str, tuple[int, ...], int, str]
-_CACHE: dict[int, tuple[tuple[Spec, ...], tuple[Rule, ...], tuple[int, ...], SegmentDef]] = {}
+# (kind, positions, bits of all positions, bit of the first position, rule text); bit p-1 stands
+# for element p, so a rule is checked with a few integer operations on the segment's bitmask of
+# non-empty elements
+Rule = tuple[str, tuple[int, ...], int, int, str]
+# specs, rules, required positions (0-based), their bits, element-presence bitmasks known to
+# pass every rule (rules depend only on which elements are present), the definition itself
+Compiled = tuple[tuple[Spec, ...], tuple[Rule, ...], tuple[int, ...], int, set[int], SegmentDef]
+_CACHE: dict[int, Compiled] = {}
+_MAX_CLEAN_MASKS = 512
 
 
 def valid_date(value: str) -> bool:
@@ -55,17 +61,17 @@ def _spec(e) -> Spec:
             e.ref, tuple(_spec(c) for c in e.components))
 
 
-def _compiled(sdef: SegmentDef) -> tuple[tuple[Spec, ...], tuple[Rule, ...], tuple[int, ...]]:
+def _compiled(sdef: SegmentDef) -> Compiled:
     """Compiled element specs, syntax rules and required positions of `sdef` (cached)."""
     hit = _CACHE.get(id(sdef))
-    if hit is None or hit[3] is not sdef:
+    if hit is None or hit[5] is not sdef:
         specs = tuple(_spec(e) for e in sdef.elements)
-        rules = tuple((kind, pos, min(pos), kind + "".join(f"{p:02d}" for p in pos))
-                      for kind, pos in sdef.rules)
+        rules = tuple((kind, pos, sum(1 << (p - 1) for p in pos), 1 << (pos[0] - 1),
+                       kind + "".join(f"{p:02d}" for p in pos)) for kind, pos in sdef.rules)
         required = tuple(i for i, e in enumerate(specs) if e[3])
-        hit = (specs, rules, required, sdef)
+        hit = (specs, rules, required, sum(1 << i for i in required), set(), sdef)
         _CACHE[id(sdef)] = hit
-    return hit[0], hit[1], hit[2]
+    return hit
 
 
 def _has_control(value: str) -> bool:
@@ -123,32 +129,36 @@ def _check_value(value: str, spec: Spec, delims: str, notes: list[str] | None,
     return []
 
 
-def _rule_errors(rules: tuple[Rule, ...], specs: tuple[Spec, ...],
-                 values: list[str]) -> list[ElementError]:
-    """Faults of the segment's syntax notes (P, R, E, C, L)."""
+def _rule_errors(rules: tuple[Rule, ...], specs: tuple[Spec, ...], values: list[str],
+                 present: int) -> list[ElementError]:
+    """Faults of the segment's syntax notes (P, R, E, C, L); `present` has bit p-1 set for
+    each non-empty element p."""
     out: list[ElementError] = []
-    count = len(values)
-    for kind, positions, lowest, rule in rules:
-        if lowest > count and kind != "R":
-            continue  # nothing of the rule is present: only R can fail
-        here = [p for p in positions if p <= count and values[p - 1]]
-        missing: tuple[int, ...] | list[int] = ()
+    for kind, positions, bits, first, rule in rules:
+        here = present & bits
         if kind == "P":
-            if here and len(here) != len(positions):
-                missing = [p for p in positions if p not in here]
+            if not here or here == bits:
+                continue
+            missing = [p for p in positions if not here >> (p - 1) & 1]
         elif kind == "R":
-            if not here:
-                missing = positions[:1]
+            if here:
+                continue
+            missing = [positions[0]]
         elif kind == "C":
-            if here and here[0] == positions[0]:
-                missing = [p for p in positions[1:] if p not in here]
+            if not here & first or here == bits:
+                continue
+            missing = [p for p in positions[1:] if not here >> (p - 1) & 1]
         elif kind == "L":
-            if len(here) == 1 and here[0] == positions[0]:
-                missing = positions[1:2]
-        elif len(here) > 1:  # E
-            p = here[1]
+            if here != first:
+                continue
+            missing = [positions[1]]
+        else:  # E: at most one of them
+            if here & (here - 1) == 0:
+                continue
+            p = [p for p in positions if here >> (p - 1) & 1][1]
             out.append(ElementError(p, "10", specs[p - 1][6], values[p - 1][:99],
                                     f"exclusion {rule}"))
+            continue
         for p in missing:
             out.append(ElementError(p, "2", specs[p - 1][6], "", f"required by syntax rule {rule}"))
     return out
@@ -158,16 +168,25 @@ def check_elements(seg: Segment, sdef: SegmentDef, notes: list[str] | None = Non
                    short_dates: bool = False) -> list[ElementError]:
     """Element errors of `seg` against `sdef`; unknown codes of open lists go to `notes`;
     `short_dates` accepts YYMMDD dates (versions before 004010)."""
-    specs, rules, required = _compiled(sdef)
+    hit = _CACHE.get(id(sdef))
+    if hit is None or hit[5] is not sdef:
+        hit = _compiled(sdef)
+    specs, rules, required, required_bits, clean, _sdef = hit
     values = seg.elements
     count = len(specs)
     d = seg.delimiters
     comp = d.component
     rep = d.repetition or ""
+    # one look at the whole segment: printable and free of separators (the usual case) spares
+    # those checks per value
+    text = "".join(values)
+    plain = text.isprintable() and comp not in text and (not rep or rep not in text)
     out: list[ElementError] = []
+    present = 0
     for i, value in enumerate(values):
         if not value:
             continue
+        present |= 1 << i
         if i >= count:
             out.append(ElementError(i + 1, "3", "", value[:99], f"{seg.id} has {count} elements"))
             break
@@ -176,11 +195,15 @@ def check_elements(seg: Segment, sdef: SegmentDef, notes: list[str] | None = Non
         # fast paths: the common, valid values cost a few C-level str calls
         if kind <= _ID:
             if (mn <= len(value) <= mx and (members is None or value in members)
-                    and value.isprintable() and comp not in value
-                    and (not rep or rep not in value)):
+                    and (plain or (value.isprintable() and comp not in value
+                                   and (not rep or rep not in value)))):
                 continue
-        elif kind == _R or kind == _N:
+        elif kind == _N:
             if mn <= len(value) <= mx and value.isdigit() and value.isascii():
+                continue
+        elif kind == _R:
+            body = value.replace(".", "", 1)  # the digits of 12.34 (a sign takes the slow path)
+            if mn <= len(body) <= mx and body.isdigit() and body.isascii():
                 continue
         elif kind == _DT:
             if len(value) == 8 and valid_date(value):
@@ -195,11 +218,16 @@ def check_elements(seg: Segment, sdef: SegmentDef, notes: list[str] | None = Non
             continue
         for code, message in _check_value(value, spec, comp + rep, notes, where, short_dates):
             out.append(ElementError(i + 1, code, ref, value[:99], message))
-    for i in required:
-        if i >= len(values) or not values[i]:
-            out.append(ElementError(i + 1, "1", specs[i][6], "", "mandatory element missing"))
-    if rules:
-        out.extend(_rule_errors(rules, specs, values))
+    if required_bits & ~present:
+        for i in required:
+            if i >= len(values) or not values[i]:
+                out.append(ElementError(i + 1, "1", specs[i][6], "", "mandatory element missing"))
+    if rules and present not in clean:
+        found = _rule_errors(rules, specs, values, present)
+        if found:
+            out.extend(found)
+        elif len(clean) < _MAX_CLEAN_MASKS:
+            clean.add(present)
     if len(out) > 1:
         out.sort(key=lambda e: (e.position, e.component or 0))
     return out
