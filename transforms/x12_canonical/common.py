@@ -103,7 +103,7 @@ def currency_of(cur: Seg | None, default: str) -> str:
 def read_item_ids(s: Seg, first: int, last: int) -> list[ItemId]:
     """Qualifier/value pairs from element `first` to `last` (e.g. PO106..PO125)."""
     out: list[ItemId] = []
-    for n in range(first, last + 1, 2):
+    for n in range(first, min(last, len(s.seg.elements)) + 1, 2):  # only elements present
         value = s.text(n + 1)
         if value is None:
             continue

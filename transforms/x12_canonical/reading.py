@@ -60,7 +60,15 @@ class Seg:
 
     def text(self, n: int) -> str | None:
         """Element `n` cleaned; None when empty."""
-        return clean(self.seg.element(n), self.reader.component) or None
+        elements = self.seg.elements
+        if not 0 < n <= len(elements):
+            return None
+        value = elements[n - 1]
+        last = value[-1:]
+        if last and last != self.reader.component and not last.isspace() \
+                and not value[0].isspace():  # nothing to clean (most values): as clean() would
+            return value
+        return clean(value, self.reader.component) or None
 
     def need(self, n: int, what: str) -> str:
         """Element `n` cleaned; TransformError when it is empty."""
