@@ -72,6 +72,10 @@ class Reply(HttpReply):
                    {"Content-Type": FHIR_JSON, **(exc.headers or {})})
 
 
+class Refused(FhirError):
+    """The channel refused a write (a filter or transform error); ingest stored it already."""
+
+
 class Interactions:
     """The listener's interactions against the channel's ingest and the store's resources."""
 
@@ -90,7 +94,12 @@ class Interactions:
         if not parts:
             _only(method, "POST")
             return await self._rejecting(request, self.bundle(request))
-        check_type(parts[0], self.allowed)
+        try:
+            check_type(parts[0], self.allowed)
+        except FhirError as exc:
+            if method in ("POST", "PUT"):  # a refused write is stored like any other
+                await self._store_rejection(request, exc)
+            raise
         if len(parts) == 1:
             _only(method, "POST")
             return await self._rejecting(request, self.create(request, parts[0]))
@@ -207,7 +216,7 @@ class Interactions:
             if entry.matched:
                 results[entry.index] = WriteResult(created=False, resource=entry.resource)
         if plan.kind == "transaction":
-            body_bytes = dump_json(body)
+            body_bytes = dump_json(_as_applied(body, plan, self._base(request)))
             await self._commit(request, body_bytes, "Bundle", body.get("id") or "",
                                None, [w for _, w in writes])
             for entry, w in writes:
@@ -242,8 +251,9 @@ class Interactions:
                             {"Retry-After": "1"}) from exc
         if receipt.status in ("error", "rejected"):
             error = receipt.error
-            raise FhirError(422, [Issue("processing", f"the channel refused the message: "
-                                        f"{error.message if error else 'error'}")])
+            raise Refused(422, [Issue("processing", f"the channel refused the message: "
+                                        f"{error.message if error else 'error'}",
+                                        (error.location,) if error and error.location else ())])
         return receipt
 
     async def _rejecting(self, request: Request, work: Any) -> Reply:
@@ -252,14 +262,16 @@ class Interactions:
             return await work
         except MessageError as exc:
             error = exc if isinstance(exc, FhirError) else as_fhir_error(exc)
-            if error.status not in (409, 412, 503):  # conflicts refuse nothing new
+            # conflicts refuse nothing new; a Refused message is stored already
+            if error.status not in (409, 412, 503) and not isinstance(error, Refused):
                 await self._store_rejection(request, error)
             raise error from None
 
     async def _store_rejection(self, request: Request, error: FhirError) -> None:
         body = b"" if getattr(request, "too_large", False) else request.content.getvalue()
-        message = Message(body, "fhir+json", metadata={**self._metadata(request),
-                                                       "status": error.status})
+        message = Message(body, "fhir+json",
+                          correlation_id=request.getHeader("x-correlation-id") or None,
+                          metadata={**self._metadata(request), "status": error.status})
         try:
             await self.ingest(message, error)
         except StoreError as exc:
@@ -334,6 +346,19 @@ def _param(request: Request, name: str) -> str | None:
 def _address(request: Request) -> tuple[str, int]:
     host = request.getHost()
     return host.host, host.port
+
+
+def _as_applied(body: dict[str, Any], plan: BundlePlan, base: str) -> dict[str, Any]:
+    """The transaction as committed, for the channel: every entry's fullUrl is its resource's
+    URL here and each write is a PUT of the id given here, so that a FHIR destination gets
+    the same ids and references (not new ids and dangling references) and a redelivery
+    changes nothing. Conditional creates that matched stay conditional."""
+    for entry in plan.entries:
+        raw = body["entry"][entry.index]
+        raw["fullUrl"] = f"{base}/{entry.reference}"
+        if not entry.matched:
+            raw["request"] = {"method": "PUT", "url": entry.reference}
+    return body
 
 
 def _stamp(res: dict[str, Any], rid: str, version: int) -> bytes:
