@@ -41,6 +41,7 @@ class ResourceWrite:
     version: int                # the version this write creates (1 for a create)
     content: bytes
     keys: list[str] = field(default_factory=list)  # identifier keys: "Type|system|value"
+    dropped_keys: list[str] = field(default_factory=list)  # the previous version's, now gone
 
 
 @dataclass(slots=True)

@@ -141,6 +141,10 @@ def write_resource(cur: Any, channel: str, message_id: int, at: float,
                     "AND version = %(version)s - 1", args)
     if not cur.rowcount:
         raise queries.resource_conflict(w)
+    if w.dropped_keys:
+        cur.execute("DELETE FROM resource_keys WHERE channel = %s AND key = ANY(%s) "
+                    "AND resource_type = %s AND resource_id = %s",
+                    (channel, w.dropped_keys, w.resource_type, w.resource_id))
     if w.keys:
         cur.execute("INSERT INTO resource_keys (channel, key, resource_type, resource_id) "
                     "SELECT %s, unnest(%s::text[]), %s, %s ON CONFLICT DO NOTHING",

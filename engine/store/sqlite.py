@@ -340,6 +340,11 @@ def _write_resource(db: sqlite3.Connection, channel: str, message_id: int, at: f
              w.version - 1)).rowcount
     if not written:
         raise queries.resource_conflict(w)
+    if w.dropped_keys:
+        db.executemany("DELETE FROM resource_keys WHERE channel = ? AND key = ? AND "
+                       "resource_type = ? AND resource_id = ?",
+                       [(channel, key, w.resource_type, w.resource_id)
+                        for key in w.dropped_keys])
     db.executemany("INSERT OR IGNORE INTO resource_keys (channel, key, resource_type, "
                    "resource_id) VALUES (?, ?, ?, ?)",
                    [(channel, key, w.resource_type, w.resource_id) for key in w.keys])

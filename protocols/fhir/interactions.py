@@ -172,7 +172,7 @@ class Interactions:
         version = current.version + 1 if current else 1
         content = _stamp(res, rid, version)
         await self._commit(request, content, rtype, rid, None,
-                           [ResourceWrite(rtype, rid, version, content, identifier_keys(res))])
+                           [_versioned(rtype, rid, version, content, res, current)])
         return self._written(request, _stored(rtype, rid, version, content),
                              created=current is None)
 
@@ -195,7 +195,7 @@ class Interactions:
         results: dict[int, WriteResult | FhirError] = {}
         writes = []
         for entry in plan.writes():
-            version = 1
+            version, current = 1, None
             if entry.method == "PUT":
                 current = await threads.deferToThread(
                     self.store.get_resource, self.channel, entry.resource_type,
@@ -209,9 +209,8 @@ class Interactions:
                     results[entry.index] = err
                     continue
             content = _stamp(entry.resource, entry.resource_id, version)
-            writes.append((entry, ResourceWrite(entry.resource_type, entry.resource_id,
-                                                version, content,
-                                                identifier_keys(entry.resource))))
+            writes.append((entry, _versioned(entry.resource_type, entry.resource_id, version,
+                                             content, entry.resource, current)))
         for entry in plan.entries:
             if entry.matched:
                 results[entry.index] = WriteResult(created=False, resource=entry.resource)
@@ -331,6 +330,20 @@ class Interactions:
         return {"peer": f"{getattr(peer, 'host', '')}:{getattr(peer, 'port', '')}",
                 "method": request.method.decode("ascii", "replace"),
                 "path": request.path.decode("utf-8", "replace")}
+
+
+def _versioned(rtype: str, rid: str, version: int, content: bytes, resource: dict[str, Any],
+               current: StoredResource | None) -> ResourceWrite:
+    """The write of a new version: its identifier keys, and those its predecessor loses."""
+    keys = identifier_keys(resource)
+    dropped: list[str] = []
+    if current is not None:
+        try:
+            previous = json.loads(current.content)
+        except ValueError:
+            previous = {}
+        dropped = [k for k in identifier_keys(previous) if k not in keys]
+    return ResourceWrite(rtype, rid, version, content, keys, dropped)
 
 
 def _only(method: str, *allowed: str) -> None:

@@ -240,6 +240,19 @@ def test_stale_if_match_is_412_and_if_none_exist_with_two_matches_is_412(fhir: F
     assert (twice.status, twice.issues()) == (412, [("multiple-matches", [])])
 
 
+def test_an_identifier_removed_by_an_update_no_longer_matches(fhir: Fhir) -> None:
+    old, new, resource = uuid.uuid4().hex, uuid.uuid4().hex, rid()
+    assert fhir.put(f"ChargeItem/{resource}", {**charge(old), "id": resource}).status == 201
+    assert fhir.put(f"ChargeItem/{resource}", {**charge(new), "id": resource}).status == 200
+    by_old = fhir.post("ChargeItem", charge(old),
+                       headers={"If-None-Exist": f"identifier=urn:plexus:test:charge|{old}"})
+    assert by_old.status == 201 and by_old.json()["id"] != resource  # a new resource
+    by_new = fhir.post("ChargeItem", charge(new),
+                       headers={"If-None-Exist": f"identifier=urn:plexus:test:charge|{new}"})
+    assert (by_new.status, by_new.json()["id"], by_new.json()["meta"]["versionId"]) == (
+        200, resource, "2")
+
+
 def _race(fhir: Fhir, resource_id: str, headers: dict[str, str], count: int = 8
           ) -> list[Answer]:
     """count PUTs of the same resource released at once."""

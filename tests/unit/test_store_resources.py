@@ -103,6 +103,21 @@ def test_find_resources_needs_every_key(store: Store) -> None:
     assert store.find_resources("adt", []) == []
 
 
+def test_an_update_drops_the_keys_its_predecessor_lost(store: Store) -> None:
+    first = make_record()
+    first.resources = [write(keys=("ChargeItem|urn:sys|42", "ChargeItem|42"))]
+    ingest(store, first)
+    second = make_record()
+    second.resources = [ResourceWrite("ChargeItem", "c1", 2, b'{"v":2}',
+                                      ["ChargeItem|urn:sys|43", "ChargeItem|43"],
+                                      ["ChargeItem|urn:sys|42", "ChargeItem|42"])]
+    ingest(store, second)
+    assert store.find_resources("adt", ["ChargeItem|urn:sys|42"]) == []
+    assert store.find_resources("adt", ["ChargeItem|42"]) == []
+    (found,) = store.find_resources("adt", ["ChargeItem|urn:sys|43"])
+    assert (found.resource_id, found.version) == ("c1", 2)
+
+
 def test_errors_and_duplicates_write_no_resource(store: Store) -> None:
     bad = make_record(status="error", error="invalid")
     bad.resources = [write("bad")]
