@@ -13,9 +13,10 @@ from engine.errors import ParseError
 from .outcome import bad_request, not_acceptable, too_large, unsupported_media
 
 __all__ = [
-    "DEFAULT_MAX_BYTES", "FHIR_JSON", "JSON_TYPES", "XML_TYPES", "criteria_keys", "criteria_match",
-    "dump_json", "format_of", "identifier_keys", "negotiate_request", "negotiate_response",
-    "parse_body", "parse_etag", "parse_if_none_exist", "parse_prefer", "prefer_return",
+    "DEFAULT_MAX_BYTES", "FHIR_JSON", "FHIR_XML", "JSON_TYPES", "XML_TYPES", "criteria_keys",
+    "criteria_match", "dump_json", "format_of", "identifier_keys", "is_xml",
+    "negotiate_request", "negotiate_response", "parse_body", "parse_etag", "parse_if_none_exist",
+    "parse_prefer", "prefer_return",
 ]
 
 Format = Literal["json", "xml"]
@@ -23,12 +24,14 @@ FHIR_JSON = "application/fhir+json"
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 #: Media types read as FHIR JSON (application/json+fhir is the DSTU2 name, still sent by clients).
 JSON_TYPES = frozenset({FHIR_JSON, "application/json", "application/json+fhir", "text/json"})
-#: Media types of FHIR XML: recognised, but this server does not read or write XML (415/406).
+FHIR_XML = "application/fhir+xml"
+#: Media types read as FHIR XML (protocols/fhir/xml.py).
 XML_TYPES = frozenset({"application/fhir+xml", "application/xml", "application/xml+fhir",
                        "text/xml"})
 _FORMAT_WORDS = {"json": "json", "xml": "xml", "ttl": "ttl", "html": "html",
                  "text/html": "html", "text/turtle": "ttl", "application/x-turtle": "ttl"}
-_RESPONSE_MIME = {"application/json": "application/json", "text/json": "application/json"}
+_RESPONSE_MIME = {"application/json": "application/json", "text/json": "application/json",
+                  "application/xml": "application/xml", "text/xml": "application/xml"}
 
 
 def _media_type(header: str) -> tuple[str, dict[str, str]]:
@@ -52,30 +55,35 @@ def format_of(value: str) -> str | None:
 
 
 def negotiate_request(content_type_header: str | None, format_param: str | None = None) -> Format:
-    """The body format of a request: 'json', else FhirError 415 (XML is not implemented)."""
+    """The body format of a request ('json' or 'xml'), else FhirError 415."""
     header = (content_type_header or "").strip()
     if header:
         mime, params = _media_type(header)
         charset = params.get("charset", "utf-8")
-        if mime in JSON_TYPES and charset in ("utf-8", "utf8"):
-            return "json"
-    elif format_param and format_of(format_param) == "json":
-        return "json"  # no Content-Type at all: trust an explicit _format=json
-    raise unsupported_media(header or None, sorted(JSON_TYPES) + ["(charset utf-8 only)"])
+        if charset in ("utf-8", "utf8"):
+            if mime in JSON_TYPES:
+                return "json"
+            if mime in XML_TYPES:
+                return "xml"
+    elif format_param and format_of(format_param) in ("json", "xml"):
+        return "xml" if format_of(format_param) == "xml" else "json"  # trust an explicit _format
+    raise unsupported_media(header or None,
+                            sorted(JSON_TYPES | XML_TYPES) + ["(charset utf-8 only)"])
 
 
 def negotiate_response(accept_header: str | None, format_param: str | None = None) -> str:
-    """The response media type: _format wins over Accept; JSON only (406 for an explicit XML ask).
+    """The response media type: _format wins over Accept; FHIR JSON or FHIR XML (406 else).
 
     An Accept header naming only formats we lack is disregarded (RFC 9110 allows it) and the
-    answer is FHIR JSON; application/json and text/json get application/json back.
+    answer is FHIR JSON; application/json, text/json, application/xml and text/xml get the
+    plain media type back.
     """
     if format_param:
         fmt = format_of(format_param)
-        if fmt != "json":
+        if fmt not in ("json", "xml"):
             raise not_acceptable(format_param)
         mime = _media_type(format_param.replace(" ", "+"))[0]
-        return _RESPONSE_MIME.get(mime, FHIR_JSON)
+        return _RESPONSE_MIME.get(mime, FHIR_XML if fmt == "xml" else FHIR_JSON)
     best, best_q = FHIR_JSON, -1.0
     for item in (accept_header or "").split(","):
         if not item.strip():
@@ -89,9 +97,16 @@ def negotiate_response(accept_header: str | None, format_param: str | None = Non
             continue
         if mime in JSON_TYPES:
             best, best_q = _RESPONSE_MIME.get(mime, FHIR_JSON), q
+        elif mime in XML_TYPES:
+            best, best_q = _RESPONSE_MIME.get(mime, FHIR_XML), q
         elif mime in ("*/*", "application/*"):
             best, best_q = FHIR_JSON, q
     return best
+
+
+def is_xml(media_type: str) -> bool:
+    """True for a response media type that is FHIR XML."""
+    return _media_type(media_type)[0] in XML_TYPES
 
 
 def parse_prefer(header: str | None) -> dict[str, str]:
@@ -149,14 +164,18 @@ def _find(node: Any, target: int, path: str) -> str | None:
 
 def parse_body(body: bytes, fmt: str = "json", max_bytes: int = DEFAULT_MAX_BYTES
                ) -> dict[str, Any]:
-    """A FHIR JSON body as a dict; ParseError (location 'line:col' or FHIRPath) if malformed.
+    """A FHIR JSON (or XML) body as a dict; ParseError (location 'line:col' or FHIRPath).
 
     Rejects: over `max_bytes` (FhirError 413), non-UTF-8, JSON syntax errors, NaN/Infinity,
     duplicate keys (FHIR forbids them), nesting too deep, and a top level that is not an object
     with a string resourceType. A leading UTF-8 BOM is tolerated.
     """
+    if fmt == "xml":
+        from .xml import parse_xml  # lxml and the XML models load only when XML is used
+
+        return parse_xml(body, max_bytes)
     if fmt != "json":
-        raise unsupported_media(f"format {fmt!r}", sorted(JSON_TYPES))
+        raise unsupported_media(f"format {fmt!r}", sorted(JSON_TYPES | XML_TYPES))
     if len(body) > max_bytes:
         raise too_large(len(body), max_bytes)
     if body.startswith(b"\xef\xbb\xbf"):

@@ -323,7 +323,8 @@ class Interactions:
         return capability_statement(
             self._base(request), sorted(self.allowed),
             ("create", "update", "read", "vread", "transaction", "batch"),
-            auth_required=self.config.auth is not None, versioning="versioned-update")
+            auth_required=self.config.auth is not None, versioning="versioned-update",
+            formats=("json", "xml"))
 
     def _metadata(self, request: Request) -> dict[str, Any]:
         peer = request.getClientAddress()

@@ -13,8 +13,10 @@ from engine.connector import ConnectorContext, SourceConfig, StrictModel, TlsCon
 from engine.units import ByteSize, Duration
 from protocols.http.listener import AsyncEndpoint, listen, stop_listening
 
+from .content import XML_TYPES, is_xml, negotiate_response
 from .interactions import Interactions, Reply
 from .outcome import FhirError, as_fhir_error, forbidden, not_found, unauthorized
+from .xml import to_xml
 
 log = logging.getLogger("plexus.source.fhir")
 
@@ -104,9 +106,18 @@ class FhirSource:
             parts = [p for p in path[len(base):].split("/") if p]
             if parts != ["metadata"]:
                 self._authorize(request, write=method in ("POST", "PUT", "DELETE", "PATCH"))
-            return await self.interactions.dispatch(request, method, parts)
+            reply = await self.interactions.dispatch(request, method, parts)
         except FhirError as exc:
-            return Reply.error(exc)
+            reply = Reply.error(exc)
+        return as_xml(request, reply) if self._wants_xml(request) else reply
+
+    @staticmethod
+    def _wants_xml(request: server.Request) -> bool:
+        try:
+            return is_xml(negotiate_response(request.getHeader("accept"),
+                                             _format_param(request)))
+        except FhirError:  # an unknown _format: answered 406 in JSON
+            return False
 
     def _authorize(self, request: server.Request, write: bool) -> None:
         if not self._tokens:
@@ -123,3 +134,24 @@ class FhirSource:
                 return
         raise unauthorized("the bearer token is not valid")
 
+
+
+def _format_param(request: server.Request) -> str | None:
+    values = request.args.get(b"_format")
+    return values[0].decode("utf-8", "replace") if values else None
+
+
+def as_xml(request: server.Request, reply: Reply) -> Reply:
+    """The reply with its FHIR JSON body written as XML (kept as JSON if that cannot be done)."""
+    mime = (reply.headers.get("Content-Type") or "").split(";")[0].strip()
+    if not reply.body or mime not in ("application/fhir+json", "application/json",
+                                      *XML_TYPES):
+        return reply
+    written = to_xml(reply.body)
+    if written is None:
+        log.warning("FHIR XML answer could not be written; answered in JSON")
+        reply.headers["Content-Type"] = "application/fhir+json; charset=utf-8"
+        return reply
+    wanted = negotiate_response(request.getHeader("accept"), _format_param(request))
+    return Reply(reply.status, written, {**reply.headers,
+                                         "Content-Type": f"{wanted}; charset=utf-8"})

@@ -430,7 +430,7 @@ def test_prefer_return(fhir: Fhir, engine: tuple[EngineProcess, int, int]) -> No
     ("?_format=application/fhir%2Bjson", None, "application/fhir+json"),
     ("?_format=application/json", None, "application/json"),
     ("", "application/json", "application/json"),
-    ("", "application/fhir+xml;q=0.9, application/json;q=0.5", "application/json"),
+    ("", "text/turtle;q=0.9, application/json;q=0.5", "application/json"),
 ])
 def test_format_and_accept(fhir: Fhir, query: str, accept: str | None, mime: str) -> None:
     created = fhir.post(f"ChargeItem{query}", charge(), headers={"Accept": accept})
@@ -444,8 +444,8 @@ def test_format_and_accept(fhir: Fhir, query: str, accept: str | None, mime: str
 def test_format_json_stands_in_for_a_missing_content_type(fhir: Fhir) -> None:
     answer = fhir.post("ChargeItem?_format=json", charge(), headers={"Content-Type": None})
     assert answer.status == 201
-    xml = fhir.get("metadata?_format=xml")
-    assert xml.status == 406 and xml.issues() == [("not-supported", [])]
+    turtle = fhir.get("metadata?_format=ttl")
+    assert turtle.status == 406 and turtle.issues() == [("not-supported", [])]
 
 
 # -- conditional create ----------------------------------------------------------------------

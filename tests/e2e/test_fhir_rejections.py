@@ -159,8 +159,9 @@ CASES: dict[str, tuple[str, str, Any, dict[str, str], int, list[tuple[str, list[
     "405 metadata": ("POST", "metadata", charge(), {}, 405, [("not-supported", [])]),
     "415 text/plain": ("POST", "ChargeItem", charge(), {"Content-Type": "text/plain"}, 415,
                        [("not-supported", [])]),
-    "415 FHIR XML": ("POST", "ChargeItem", b"<ChargeItem/>",
-                     {"Content-Type": "application/fhir+xml"}, 415, [("not-supported", [])]),
+    "400 XML not FHIR": ("POST", "ChargeItem", b"<ChargeItem/>",
+                         {"Content-Type": "application/fhir+xml"}, 400,
+                         [("structure", ["ChargeItem"])]),
     "415 latin-1": ("POST", "ChargeItem", charge(),
                     {"Content-Type": "application/fhir+json; charset=iso-8859-1"}, 415,
                     [("not-supported", [])]),
@@ -170,7 +171,7 @@ CASES: dict[str, tuple[str, str, Any, dict[str, str], int, list[tuple[str, list[
     "415 form": ("POST", "ChargeItem", b"_format=json",
                  {"Content-Type": "application/x-www-form-urlencoded"}, 415,
                  [("not-supported", [])]),
-    "406 _format=xml": ("GET", "metadata?_format=xml", None, {}, 406, [("not-supported", [])]),
+    "406 _format=ttl": ("GET", "metadata?_format=ttl", None, {}, 406, [("not-supported", [])]),
     "422 required element": ("POST", "ChargeItem", _no_subject(), {}, 422,
                              [("required", ["ChargeItem.subject"])]),
     "422 currency": ("POST", "ChargeItem",
@@ -335,7 +336,9 @@ def test_auth_failures_are_not_stored_and_rejections_are(
     rows = [r for r in messages(proc, "charge-capture-fhir") if r["message_id"] > before]
     assert [(r["status"], r["error"]) for r in rows] == [
         ("error", "415: unsupported media type 'text/plain'; send one of: application/fhir+json"
-                  ", application/json, application/json+fhir, text/json, (charset utf-8 only)"),
+                  ", application/fhir+xml, application/json, application/json+fhir, "
+                  "application/xml, application/xml+fhir, text/json, text/xml, "
+                  "(charset utf-8 only)"),
         ("error", "422: ChargeItem.subject: subject is required")]
     assert rows[1]["correlation_id"] == f"corr-{marker}"  # findable by the sender's id
     stored = show(proc, rows[1]["message_id"])

@@ -44,8 +44,8 @@ def test_request_json_types_accepted(header: str) -> None:
 
 
 @pytest.mark.parametrize("header", [
-    "application/fhir+xml", "application/xml", "text/plain", "application/x-www-form-urlencoded",
-    "application/fhir+json; charset=iso-8859-1", "multipart/form-data; boundary=x",
+    "text/plain", "application/x-www-form-urlencoded", "application/fhir+json; charset=iso-8859-1",
+    "application/fhir+xml; charset=utf-16", "multipart/form-data; boundary=x",
 ])
 def test_request_other_types_are_415(header: str) -> None:
     with pytest.raises(FhirError) as info:
@@ -62,8 +62,15 @@ def test_request_without_content_type() -> None:
     assert info.value.status == 415
     assert negotiate_request(None, "json") == "json"
     assert negotiate_request("", "application/fhir json") == "json"  # '+' decoded as space
+    assert negotiate_request(None, "xml") == "xml"
     with pytest.raises(FhirError):
-        negotiate_request(None, "xml")
+        negotiate_request(None, "html")
+
+
+@pytest.mark.parametrize("header", ["application/fhir+xml", "application/xml", "text/xml",
+                                    "application/fhir+xml; charset=UTF-8"])
+def test_request_xml_types_accepted(header: str) -> None:
+    assert negotiate_request(header, None) == "xml"
 
 
 def test_format_param_values() -> None:
@@ -84,7 +91,12 @@ def test_format_param_values() -> None:
     ("text/json", None, "application/json"),
     ("application/json+fhir", None, "application/fhir+json"),
     ("*/*", None, "application/fhir+json"),
-    ("application/fhir+xml", None, "application/fhir+json"),  # disregarded: JSON only here
+    ("application/fhir+xml", None, "application/fhir+xml"),
+    ("application/xml", None, "application/xml"),
+    ("application/fhir+xml;q=0.4, application/fhir+json", None, "application/fhir+json"),
+    ("application/fhir+json", "xml", "application/fhir+xml"),
+    (None, "text/xml", "application/xml"),
+    ("text/turtle", None, "application/fhir+json"),  # disregarded: a format we lack
     ("application/json;q=0.2, application/fhir+json", None, "application/fhir+json"),
     ("application/fhir+json;q=0.2, application/json", None, "application/json"),
     ("application/fhir+json;q=0, application/json;q=0.1", None, "application/json"),
@@ -96,7 +108,7 @@ def test_negotiate_response(accept: str | None, fmt: str | None, expected: str) 
     assert negotiate_response(accept, fmt) == expected
 
 
-@pytest.mark.parametrize("fmt", ["xml", "application/fhir+xml", "html", "ttl", "nonsense"])
+@pytest.mark.parametrize("fmt", ["html", "ttl", "text/turtle", "nonsense"])
 def test_response_format_param_we_cannot_produce_is_406(fmt: str) -> None:
     with pytest.raises(FhirError) as info:
         negotiate_response("application/fhir+json", fmt)
@@ -202,10 +214,14 @@ def test_size_limit_is_413() -> None:
     assert _valid_outcome(info.value)["issue"][0]["code"] == "too-long"
 
 
-def test_xml_body_is_not_supported() -> None:
+def test_xml_body_reads_as_the_json_dict() -> None:
+    body = (b'<Patient xmlns="http://hl7.org/fhir"><active value="true"/>'
+            b'<name><family value="Zo\xc3\xab"/></name></Patient>')
+    assert parse_body(body, "xml") == {"resourceType": "Patient", "active": True,
+                                       "name": [{"family": "Zo\u00eb"}]}
     with pytest.raises(FhirError) as info:
-        parse_body(b"<Patient/>", "xml")
-    assert info.value.status == 415
+        parse_body(body, "xml", max_bytes=10)
+    assert info.value.status == 413
 
 
 def test_dump_json_is_compact_utf8() -> None:
