@@ -128,6 +128,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--nodes", type=int, default=1, help="engines (postgres only)")
+    parser.add_argument("--writers", type=int, default=2,
+                        help="postgres: writer connections (store.writers)")
     parser.add_argument("--commit-thread", action="store_true",
                         help="sqlite: group commits in a writer thread (store.commit_thread)")
     parser.add_argument("--no-file-fsync", action="store_true",
@@ -145,7 +147,8 @@ def main() -> None:
         for n in range(args.nodes):
             port = free_port()
             (work / f"node{n}").mkdir()
-            settings = (f'store: {{backend: postgres, dsn: "{dsn}", schema: {schema}}}\n'
+            settings = (f'store: {{backend: postgres, dsn: "{dsn}", schema: {schema}, '
+                        f'writers: {args.writers}}}\n'
                         if args.store == "postgres" else
                         f"store: {{commit_thread: {str(args.commit_thread).lower()}}}\n")
             engines.append((EngineProcess(

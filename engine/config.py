@@ -77,6 +77,8 @@ class StoreSettings(StrictModel):
         default=None, description="postgres: this node's name in leases (default "
         "host-pid); a fixed id lets a restarted node take its own leases back at once")
     max_batch: int = Field(default=1000, ge=1, description="max writes per group commit")
+    writers: int = Field(default=2, ge=1, le=16, description="postgres: writer connections "
+                         "committing group transactions side by side")
     commit_thread: bool = Field(
         default=False, description="sqlite: commit in a writer thread instead of the event "
         "loop (postgres always does)")

@@ -26,7 +26,8 @@ def open_store(settings: Settings, reactor: Any = None) -> Store:
 
         assert store.dsn is not None  # the settings model requires it
         return PostgresStore(store.dsn, store.schema_name, reactor, node=store.node_id or "",
-                             max_batch=store.max_batch, migrate=store.migrate)
+                             max_batch=store.max_batch, migrate=store.migrate,
+                             writers=store.writers)
     from .store.sqlite import SqliteStore
 
     path = settings.store.path

@@ -8,8 +8,10 @@ Two ways to run the transaction, same contract:
   ``callLater(0)`` after the current I/O round, so every message read in that round shares
   one commit. Measured faster here than a writer thread, whose GIL hand-offs cost more than
   the fsync it overlaps.
-- threaded (for a network database whose commit is a round trip): one writer thread drains
-  everything queued while the previous commit was in flight.
+- threaded (for a network database whose commit is a round trip): `writers` threads, each
+  with its own connection, drain everything queued while their previous commit was in flight;
+  with two or more, one collects the next batch while another waits for its COMMIT. Their
+  transactions are concurrent, as those of several nodes are (the store is built for that).
 
 Ops of one kind may share a statement: neighbouring ops with the same `run_many` run as
 one unit (PostgreSQL ingests all messages of a batch in one INSERT).
@@ -59,7 +61,7 @@ class GroupCommitter:
     def __init__(self, reactor: Any, connect: Callable[[], Transactional],
                  max_batch: int = 1000, threaded: bool = False,
                  isolate: Literal["savepoint", "retry"] = "savepoint",
-                 name: str = "plexus-writer") -> None:
+                 name: str = "plexus-writer", writers: int = 1) -> None:
         self._reactor = reactor
         self._connect = connect
         self._max_batch = max_batch
@@ -69,8 +71,10 @@ class GroupCommitter:
         self._pending: list[tuple[Op, Deferred[Any], bool]] = []
         self._flush_call: Any = None
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run_thread, name=name, daemon=True)
-        self._started = threading.Event()
+        self._threads = [threading.Thread(target=self._run_thread, daemon=True,
+                                          name=name if n == 0 else f"{name}-{n + 1}")
+                         for n in range(max(1, writers) if threaded else 1)]
+        self._started = threading.Semaphore(0)
         self._error: BaseException | None = None
         self._open = False
         self.batches = 0
@@ -79,13 +83,16 @@ class GroupCommitter:
     @property
     def alive(self) -> bool:
         """True while writes are accepted."""
-        return self._open and (not self._threaded or self._thread.is_alive())
+        return self._open and (not self._threaded
+                               or all(t.is_alive() for t in self._threads))
 
     def start(self) -> None:
         """Open the write connection and start accepting ops."""
         if self._threaded:
-            self._thread.start()
-            self._started.wait()
+            for thread in self._threads:
+                thread.start()
+            for _ in self._threads:
+                self._started.acquire()
         else:
             try:
                 self._conn = self._connect()
@@ -101,8 +108,10 @@ class GroupCommitter:
             return
         self._open = False
         if self._threaded:
-            self._queue.put(_STOP)
-            self._thread.join()
+            for _ in self._threads:
+                self._queue.put(_STOP)
+            for thread in self._threads:
+                thread.join()
             return
         if self._flush_call is not None and self._flush_call.active():
             self._flush_call.cancel()
@@ -146,9 +155,9 @@ class GroupCommitter:
             conn = self._connect()
         except Exception as exc:  # noqa: BLE001 - reported to start()
             self._error = exc
-            self._started.set()
+            self._started.release()
             return
-        self._started.set()
+        self._started.release()
         stopping = False
         while not stopping:
             batch = [self._queue.get()]
@@ -159,6 +168,8 @@ class GroupCommitter:
                     break
             if _STOP in batch:
                 stopping = True
+                for _ in range(batch.count(_STOP) - 1):  # one each: the others' to take
+                    self._queue.put(_STOP)
                 batch = [item for item in batch if item is not _STOP]
             if batch:
                 self._reactor.callFromThread(_fire_all, self._execute(conn, batch))

@@ -142,13 +142,15 @@ class PostgresStore(Store):
     """Messages, contents and destination queues in one PostgreSQL schema, shared by nodes."""
 
     def __init__(self, dsn: str, schema: str = "plexus", reactor: Any = None, *,
-                 node: str = "", max_batch: int = 1000, migrate: bool = True) -> None:
+                 node: str = "", max_batch: int = 1000, migrate: bool = True,
+                 writers: int = 2) -> None:
         self.dsn = dsn
         self.schema = schema
         self.node = node or _default_node()
         self._reactor = reactor
         self._max_batch = max_batch
         self._migrate = migrate
+        self._writers = writers
         self._committer: GroupCommitter | None = None
         self._local = threading.local()
         self._readers: list[psycopg.Connection[Any]] = []
@@ -174,7 +176,7 @@ class PostgresStore(Store):
         if self._reactor is not None:
             self._committer = GroupCommitter(
                 self._reactor, lambda: _Conn(self.dsn, self.schema, self.node), self._max_batch,
-                threaded=True, isolate="retry", name="plexus-pg-writer")
+                threaded=True, isolate="retry", name="plexus-pg-writer", writers=self._writers)
             self._committer.start()
 
     def close(self) -> None:

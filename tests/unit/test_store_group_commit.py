@@ -171,3 +171,45 @@ def test_writes_after_close_fail_with_store_error(backend: str, tmp_path: Path,
     closed.close()
     with pytest.raises(StoreError):
         run_in_reactor(writer.submit, lambda conn: None)
+
+
+class _SlowCommits:
+    """A Transactional whose COMMIT takes a while, as a network round trip does."""
+
+    def __init__(self, seen: list[str]) -> None:
+        self.seen = seen
+
+    def begin(self, durable: bool = True) -> None:
+        pass
+
+    def commit(self) -> None:
+        import threading
+        import time
+
+        time.sleep(0.002)
+        self.seen.append(threading.current_thread().name)
+
+    def rollback(self) -> None:
+        pass
+
+    savepoint = release_savepoint = rollback_to_savepoint = close = rollback
+
+
+def test_several_writers_commit_side_by_side_and_stop_cleanly(reactor_thread: Any) -> None:
+    from engine.store.group_commit import GroupCommitter
+
+    commits: list[str] = []
+    writer = GroupCommitter(reactor_thread, lambda: _SlowCommits(commits), max_batch=10,
+                            threaded=True, isolate="retry", name="w", writers=3)
+    writer.start()
+
+    def submit_all() -> defer.Deferred[Any]:
+        return defer.DeferredList([writer.submit(lambda conn, n=n: n) for n in range(300)],
+                                  consumeErrors=True)
+
+    results = run_in_reactor(submit_all)
+    assert [value for ok, value in results] == list(range(300))
+    assert all(ok for ok, _ in results)
+    assert len(set(commits)) > 1  # more than one writer thread committed
+    run_in_reactor(writer.stop)  # returns: every writer took its stop
+    assert not writer.alive

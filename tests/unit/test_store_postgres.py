@@ -283,7 +283,7 @@ def test_a_commit_that_fails_fails_every_op_and_later_ingests_succeed(
 
 def test_the_writer_reconnects_after_its_connection_is_killed(schema: str,
                                                               reactor_thread: Any) -> None:
-    store = PostgresStore(PG_DSN, schema, reactor_thread)
+    store = PostgresStore(PG_DSN, schema, reactor_thread, writers=1)  # the one to kill
     store.open()
     try:
         ingest(store, make_record(correlation_id="before"))
@@ -314,6 +314,6 @@ def test_close_releases_every_connection(schema: str, reactor_thread: Any) -> No
         t.start()
     for t in threads:
         t.join()
-    assert connections("counted") == 4  # the writer and one reader per thread
+    assert connections("counted") == 5  # two writers (the default) and a reader per thread
     store.close()
     assert connections("counted") == 0
