@@ -18,9 +18,9 @@ from transforms.supply.orders import (
 from .codes import ACK_TYPES, DATE_KINDS, PURPOSES
 from .common import (
     currency_of,
+    read_baseline,
     read_contact,
     read_dates,
-    read_description,
     read_item_ids,
     read_note,
     read_party,
@@ -59,18 +59,11 @@ def _read_line(loop: list[Seg], currency: str, r: SetReader) -> AckLine:
     """One PO1 loop of an 855."""
     po1 = loop[0]
     sec = sections(loop[1:])
-    currency = currency_of(sec.first("CUR"), currency)
-    quantity = po1.decimal(2, "PO102 quantity ordered")
-    if quantity is None:
-        raise po1.error("PO102 quantity ordered is missing", 2)
-    price = po1.decimal(4, "PO104 unit price")
+    baseline, currency = read_baseline(po1, sec, currency, "PO102 quantity ordered")
     _, dates = read_dates(sec.plain)
     schedules = [_read_schedule(s, r) for s in sec.of("SCH")]
     return AckLine(
-        line_number=po1.text(1), quantity=Quantity(value=quantity, unit=po1.text(3)),
-        unit_price=None if price is None else {"amount": price, "currency": currency},
-        price_basis=po1.text(5), item_ids=read_item_ids(po1, 6, 25),
-        description=read_description(sec.of("PID")),
+        **baseline,
         statuses=[_read_status(s) for s in sec.of("ACK")],
         schedules=[s for s in schedules if s is not None], dates=dates,
         references=read_references(sec.plain), notes=[read_note(n) for n in sec.notes],
@@ -103,14 +96,7 @@ def read_855(r: SetReader) -> OrderAcknowledgment:
 
 def _write_line(w: SetWriter, line: AckLine, currency: str) -> None:
     """One PO1 loop of an 855."""
-    line_currency = line.unit_price.currency if line.unit_price else currency
-    w.currency = line_currency
-    where = f"PO1 line {line.line_number or '?'}"
-    price = w.money(line.unit_price, f"{where} unit price")
-    w.add("PO1", line.line_number, real(line.quantity.value), line.quantity.unit, real(price),
-          line.price_basis, *w.item_ids(line.item_ids, 10, where))
-    if line_currency != currency:
-        w.add("CUR", "SE", line_currency)
+    where = w.baseline("PO1", line, currency, "SE")
     if line.description is not None:
         w.add("PID", "F", None, None, None, line.description)
     w.references(line.references)

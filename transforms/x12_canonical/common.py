@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from transforms.supply.models import (
     Address,
@@ -30,6 +31,7 @@ __all__ = [
     "Sections",
     "currency_of",
     "read_allowance_charge",
+    "read_baseline",
     "read_amount",
     "read_contact",
     "read_dates",
@@ -98,6 +100,23 @@ def currency_of(cur: Seg | None, default: str) -> str:
     if not _CURRENCY.match(code):
         raise cur.error(f"currency {code!r} is not an ISO 4217 code", 2)
     return code
+
+
+def read_baseline(seg: Seg, sec: Sections, currency: str, quantity_what: str
+                  ) -> tuple[dict[str, Any], str]:
+    """The baseline item data of a PO1/IT1 line (01-25) plus its PID texts, as model fields,
+    and the currency in force for the line (a CUR in the loop overrides `currency`)."""
+    currency = currency_of(sec.first("CUR"), currency)
+    quantity = seg.decimal(2, quantity_what)
+    if quantity is None:
+        raise seg.error(f"{quantity_what} is missing", 2)
+    price = seg.decimal(4, f"{seg.id}04 unit price")
+    return {
+        "line_number": seg.text(1), "quantity": {"value": quantity, "unit": seg.text(3)},
+        "unit_price": None if price is None else {"amount": price, "currency": currency},
+        "price_basis": seg.text(5), "item_ids": read_item_ids(seg, 6, 25),
+        "description": read_description(sec.of("PID")),
+    }, currency
 
 
 def read_item_ids(s: Seg, first: int, last: int) -> list[ItemId]:

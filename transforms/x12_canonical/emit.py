@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from typing import Any
 
 from protocols.x12 import Delimiters, Segment
 from protocols.x12.writer import make_segment
@@ -92,6 +93,20 @@ class SetWriter:
         for item in ids:
             out += [ITEM_ID_KINDS.code(item.kind), item.value]
         return out
+
+    def baseline(self, seg_id: str, line: Any, currency: str, cur_entity: str) -> str:
+        """A PO1/IT1 line's baseline item data (01-25), then a CUR when the line's price is in
+        another currency than the set's; the line's currency stays in force for its loop.
+        Returns the line's name for error messages ("PO1 line 3")."""
+        line_currency = line.unit_price.currency if line.unit_price else currency
+        self.currency = line_currency
+        where = f"{seg_id} line {line.line_number or '?'}"
+        price = self.money(line.unit_price, f"{where} unit price")
+        self.add(seg_id, line.line_number, real(line.quantity.value), line.quantity.unit,
+                 real(price), line.price_basis, *self.item_ids(line.item_ids, 10, where))
+        if line_currency != currency:
+            self.add("CUR", cur_entity, line_currency)
+        return where
 
     def references(self, refs: Iterable[Reference]) -> None:
         """REF segments."""

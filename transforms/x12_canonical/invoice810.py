@@ -8,16 +8,15 @@ CUR, CTP, PID, REF, SAC, TXI, DTM, N1; summary TDS (implied 2 decimals), TXI, AM
 from __future__ import annotations
 
 from transforms.supply.finance import Invoice, InvoiceLine, LinePrice
-from transforms.supply.models import Money, Quantity
+from transforms.supply.models import Money
 
 from .codes import INVOICE_TYPES, PURPOSES
 from .common import (
     currency_of,
     read_allowance_charge,
+    read_baseline,
     read_contact,
     read_dates,
-    read_description,
-    read_item_ids,
     read_note,
     read_party,
     read_references,
@@ -46,18 +45,11 @@ def _read_line(loop: list[Seg], currency: str) -> InvoiceLine:
     """One IT1 loop."""
     it1 = loop[0]
     sec = sections(loop[1:])
-    currency = currency_of(sec.first("CUR"), currency)
-    quantity = it1.decimal(2, "IT102 quantity invoiced")
-    if quantity is None:
-        raise it1.error("IT102 quantity invoiced is missing", 2)
-    price = it1.decimal(4, "IT104 unit price")
+    baseline, currency = read_baseline(it1, sec, currency, "IT102 quantity invoiced")
     _, dates = read_dates(sec.plain)
     prices = [_read_price(s, currency) for s in sec.of("CTP")]
     return InvoiceLine(
-        line_number=it1.text(1), quantity=Quantity(value=quantity, unit=it1.text(3)),
-        unit_price=None if price is None else Money(amount=price, currency=currency),
-        price_basis=it1.text(5), item_ids=read_item_ids(it1, 6, 25),
-        description=read_description(sec.of("PID")), prices=[p for p in prices if p],
+        **baseline, prices=[p for p in prices if p],
         allowances_charges=[read_allowance_charge(s, currency) for s in sec.of("SAC")],
         taxes=[read_tax(s, currency) for s in sec.of("TXI")],
         references=read_references(sec.plain), dates=dates,
@@ -109,14 +101,7 @@ def read_810(r: SetReader) -> Invoice:
 
 def _write_line(w: SetWriter, line: InvoiceLine, currency: str) -> None:
     """One IT1 loop."""
-    line_currency = line.unit_price.currency if line.unit_price else currency
-    w.currency = line_currency
-    where = f"IT1 line {line.line_number or '?'}"
-    price = w.money(line.unit_price, f"{where} unit price")
-    w.add("IT1", line.line_number, real(line.quantity.value), line.quantity.unit, real(price),
-          line.price_basis, *w.item_ids(line.item_ids, 10, where))
-    if line_currency != currency:
-        w.add("CUR", "SE", line_currency)
+    where = w.baseline("IT1", line, currency, "SE")
     for p in line.prices:
         w.add("CTP", None, p.kind, real(w.money(p.unit_price, f"{where} CTP03")),
               real(p.quantity), p.unit)

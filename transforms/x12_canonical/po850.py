@@ -17,10 +17,9 @@ from .common import (
     currency_of,
     read_allowance_charge,
     read_amount,
+    read_baseline,
     read_contact,
     read_dates,
-    read_description,
-    read_item_ids,
     read_note,
     read_party,
     read_references,
@@ -51,11 +50,7 @@ def _read_line(loop: list[Seg], currency: str) -> PurchaseOrderLine:
     """One PO1 loop."""
     po1 = loop[0]
     sec: Sections = sections(loop[1:])
-    currency = currency_of(sec.first("CUR"), currency)
-    quantity = po1.decimal(2, "PO102 quantity ordered")
-    if quantity is None:
-        raise po1.error("PO102 quantity ordered is missing", 2)
-    price = po1.decimal(4, "PO104 unit price")
+    baseline, currency = read_baseline(po1, sec, currency, "PO102 quantity ordered")
     po4 = sec.first("PO4")
     pack = None
     if po4 is not None and (po4.text(1) or po4.text(2) or po4.text(3)):
@@ -63,11 +58,7 @@ def _read_line(loop: list[Seg], currency: str) -> PurchaseOrderLine:
                     unit=po4.text(3))
     named, dates = read_dates(sec.plain, _DATES)
     return PurchaseOrderLine(
-        line_number=po1.text(1),
-        quantity={"value": quantity, "unit": po1.text(3)},
-        unit_price=None if price is None else {"amount": price, "currency": currency},
-        price_basis=po1.text(5), item_ids=read_item_ids(po1, 6, 25),
-        description=read_description(sec.of("PID")), pack=pack,
+        **baseline, pack=pack,
         requested_delivery_date=named.get("requested_delivery_date"), dates=dates,
         references=read_references(sec.plain),
         allowances_charges=[read_allowance_charge(s, currency) for s in sec.of("SAC")],
@@ -104,14 +95,7 @@ def read_850(r: SetReader) -> PurchaseOrder:
 
 def _write_line(w: SetWriter, line: PurchaseOrderLine, currency: str) -> None:
     """One PO1 loop."""
-    line_currency = line.unit_price.currency if line.unit_price else currency
-    w.currency = line_currency
-    where = f"PO1 line {line.line_number or '?'}"
-    price = w.money(line.unit_price, f"{where} unit price")
-    w.add("PO1", line.line_number, real(line.quantity.value), line.quantity.unit, real(price),
-          line.price_basis, *w.item_ids(line.item_ids, 10, where))
-    if line_currency != currency:
-        w.add("CUR", "BY", line_currency)
+    w.baseline("PO1", line, currency, "BY")
     if line.pack is not None:
         w.add("PO4", integer(line.pack.pack), real(line.pack.size), line.pack.unit)
     if line.description is not None:
