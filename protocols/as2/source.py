@@ -34,21 +34,20 @@ import hashlib
 import logging
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 from twisted.internet import defer
 from twisted.web import server
 
-from engine.connector import ConnectorContext, SourceConfig, TlsConfig
+from engine.connector import ConnectorContext
 from engine.errors import (
-    ConfigError,
     StoreError,
 )
 from engine.logs import loggable
-from engine.units import ByteSize, Duration
 from protocols.http.later import SendLater, store_refusal
-from protocols.http.listener import AsyncEndpoint, HttpReply, listen, stop_listening
+from protocols.http.listener import HttpReply, HttpSource
 from protocols.x12.inbound import NotX12, X12Inbound
-from protocols.x12.partners import Partner, load_partners
+from protocols.x12.listener_config import X12ListenerConfig
+from protocols.x12.partners import Partner, PartnersFile, load_partners
 
 from . import keys
 from .client import As2Client
@@ -70,48 +69,25 @@ from .mime import (
 log = logging.getLogger("plexus.source.as2")
 
 
-class As2SourceConfig(SourceConfig):
+class As2SourceConfig(X12ListenerConfig):
     """An AS2 endpoint taking X12 interchanges from trading partners."""
 
     type: Literal["as2"]
-    host: str = Field(default="0.0.0.0", description="interface to listen on")
-    port: int = Field(ge=0, le=65535, description="TCP port")
     path: str = Field(default="/as2", pattern=r"^/[A-Za-z0-9._~/-]*$",
                       description="partners POST AS2 messages (and async MDNs) here")
-    partners: str = Field(description="partners file: us.as2 and each partner's as2 block")
-    lenient: bool = Field(default=False,
-                          description="segment/element errors accept with errors (E), not R")
-    tls: TlsConfig | None = Field(default=None, description="TLS / mutual TLS of the listener")
-    client_tls: TlsConfig | None = Field(
-        default=None, description="https to partners (async MDNs, returned acks): ca, client "
-        "cert, verify")
-    max_body_bytes: ByteSize = Field(default=20 * 1024 * 1024,
-                                     description="larger requests get 413 unread")
-    idle_timeout: Duration = Field(default=300.0, description="close silent connections")
-    duplicate_window: Duration = Field(
-        default=90 * 86400.0, description="a set with the same partner, ISA13, GS06 and ST02 "
-        "within it is a duplicate: acknowledged, not passed on again")
     return_acks: bool = Field(default=True, description="send the TA1/997/999 back as an AS2 "
                               "message to partners with an as2.url")
-    send_timeout: Duration = Field(default=30.0, description="limit for each POST we make")
-    send_attempts: int = Field(default=4, ge=1, le=20,
-                               description="tries for each async MDN or returned ack")
-    send_retry_interval: Duration = Field(default=2.0, description="pause after the first "
-                                          "failed try; doubles after each")
 
-    @field_validator("partners")
     @classmethod
-    def _check_partners(cls, value: str) -> str:
-        try:
-            keys.require_us(load_partners(value))
-        except ConfigError as exc:
-            raise ValueError(f"partners file: {exc}") from None
-        return value
+    def check_partners(cls, partners: PartnersFile) -> None:
+        """AS2 needs our own AS2 identity (us.as2)."""
+        keys.require_us(partners)
 
 
-class As2Source:
+class As2Source(HttpSource):
     """Answers each AS2 message with its MDN once its transaction sets are durable."""
 
+    content_type = "x12"  # of the messages it makes (offline channel tests use it)
     Config = As2SourceConfig
 
     def __init__(self, config: As2SourceConfig, ingest: Any, context: ConnectorContext) -> None:
@@ -121,7 +97,6 @@ class As2Source:
         self.store = context.store
         self.ingest = ingest
         self.in_flight: set[Any] = set()
-        self.port: Any = None
         self.partners = load_partners(config.partners)
         self.org = keys.organization(keys.require_us(self.partners))
         for p in self.partners.partners:
@@ -133,26 +108,16 @@ class As2Source:
         self.later = SendLater(context.channel, context.reactor, ingest,
                                config.send_attempts, config.send_retry_interval)
 
-    @property
-    def address(self) -> tuple[str, int]:
-        """The bound host and port (after start)."""
-        host = self.port.getHost()
-        return host.host, host.port
-
     def start(self) -> None:
         """Start listening (TLS when configured)."""
-        endpoint = AsyncEndpoint(self.answer, self.in_flight,
-                                 lambda: HttpReply.text(500, "internal error"))
-        self.port = listen(self.reactor, endpoint, self.config.host, self.config.port,
-                           self.config.tls, self.config.max_body_bytes, self.config.idle_timeout)
-        host, port = self.address
+        host, port = self.listen_http()
         log.info("channel %s taking AS2 for %s on %s:%d%s%s", self.channel, self.org.as2_name,
                  host, port, self.config.path, " (TLS)" if self.config.tls else "")
 
     @defer.inlineCallbacks
     def stop(self) -> Any:
         """Stop accepting, answer in-flight requests, end pending retries (stored), close."""
-        yield stop_listening(self.port, self.in_flight)
+        yield self.stop_http()
         yield self.later.stop()
         yield defer.ensureDeferred(self.client.close())
 

@@ -11,7 +11,7 @@ from twisted.web import server
 
 from engine.connector import ConnectorContext, SourceConfig, StrictModel, TlsConfig
 from engine.units import ByteSize, Duration
-from protocols.http.listener import AsyncEndpoint, listen, stop_listening
+from protocols.http.listener import HttpSource
 
 from .content import XML_TYPES, is_xml, negotiate_response
 from .interactions import Interactions, Reply
@@ -56,7 +56,7 @@ class FhirSourceConfig(SourceConfig):
         default=None, description="base URL in Location headers (default: from the request)")
 
 
-class FhirSource:
+class FhirSource(HttpSource):
     """Listens for FHIR REST, validates, stores each write durably before answering."""
 
     content_type = "fhir+json"  # of the messages it makes (offline channel tests use it)
@@ -67,24 +67,17 @@ class FhirSource:
         self.channel = context.channel
         self.reactor = context.reactor
         self.in_flight: set[Any] = set()
-        self.port: Any = None
         self.interactions = Interactions(config, ingest, context)
         self._tokens = [(t.token.encode(), t.access) for t in config.auth.tokens] \
             if config.auth else []
 
-    @property
-    def address(self) -> tuple[str, int]:
-        """The bound host and port (after start)."""
-        host = self.port.getHost()
-        return host.host, host.port
+    def bug_reply(self) -> Reply:
+        """An OperationOutcome when answer() itself fails (a bug)."""
+        return Reply.error(as_fhir_error(RuntimeError("internal error")))
 
     def start(self) -> None:
         """Start listening (TLS when configured)."""
-        endpoint = AsyncEndpoint(self.answer, self.in_flight, lambda: Reply.error(
-            as_fhir_error(RuntimeError("internal error"))))
-        self.port = listen(self.reactor, endpoint, self.config.host, self.config.port,
-                           self.config.tls, self.config.max_body_bytes, self.config.idle_timeout)
-        host, port = self.address
+        host, port = self.listen_http()
         log.info("channel %s serving FHIR on %s:%d%s%s", self.channel, host, port,
                  self.config.base_path, " (TLS)" if self.config.tls else "")
         if not self._tokens:
@@ -93,7 +86,7 @@ class FhirSource:
 
     def stop(self) -> Any:
         """Stop accepting, then let in-flight requests get their answer."""
-        return stop_listening(self.port, self.in_flight)
+        return self.stop_http()
 
     async def answer(self, request: server.Request) -> Reply:
         """Authorize, route and run one request; every failure is an OperationOutcome."""

@@ -114,3 +114,43 @@ def stop_listening(port: Any, in_flight: set[Any]) -> Any:
         yield defer.maybeDeferred(port.stopListening)
     if in_flight:
         yield defer.DeferredList(list(in_flight))
+
+
+class HttpSource:
+    """What every HTTP-based source shares: its in-flight requests, its port, its address.
+
+    Subclasses set `config` (host, port, tls, max_body_bytes, idle_timeout), `reactor`, an
+    empty `in_flight` set and `answer(request) -> HttpReply`, then call `listen_http()` in
+    their start() and `stop_http()` in their stop().
+    """
+
+    config: Any
+    reactor: Any
+    in_flight: set[Any]
+    port: Any = None
+
+    async def answer(self, request: server.Request) -> HttpReply:
+        """One request's answer."""
+        raise NotImplementedError
+
+    def bug_reply(self) -> HttpReply:
+        """The answer when answer() itself fails (a bug)."""
+        return HttpReply.text(500, "internal error")
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The bound host and port (after start)."""
+        host = self.port.getHost()
+        return host.host, host.port
+
+    def listen_http(self) -> tuple[str, int]:
+        """Start listening (TLS when configured); returns the bound address."""
+        endpoint = AsyncEndpoint(self.answer, self.in_flight, self.bug_reply)
+        c = self.config
+        self.port = listen(self.reactor, endpoint, c.host, c.port, c.tls, c.max_body_bytes,
+                           c.idle_timeout)
+        return self.address
+
+    def stop_http(self) -> Any:
+        """Stop accepting; fires when in-flight requests have their answer."""
+        return stop_listening(self.port, self.in_flight)

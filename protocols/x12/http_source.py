@@ -13,19 +13,19 @@ import hmac
 import logging
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 from twisted.internet import defer
 from twisted.web import server
 
-from engine.connector import ConnectorContext, SourceConfig, TlsConfig
-from engine.errors import ConfigError, StoreError
+from engine.connector import ConnectorContext
+from engine.errors import StoreError
 from engine.logs import loggable
-from engine.units import ByteSize, Duration
 from protocols.http.later import SendLater
-from protocols.http.listener import AsyncEndpoint, HttpReply, listen, stop_listening
+from protocols.http.listener import HttpReply, HttpSource
 from protocols.http.poster import HttpPoster
 
 from .inbound import NotX12, X12Inbound
+from .listener_config import X12ListenerConfig
 from .partners import Partner, load_partners
 
 log = logging.getLogger("plexus.source.x12")
@@ -33,44 +33,17 @@ log = logging.getLogger("plexus.source.x12")
 EDI_X12 = "application/edi-x12"
 
 
-class X12HttpSourceConfig(SourceConfig):
+class X12HttpSourceConfig(X12ListenerConfig):
     """An HTTP endpoint taking X12 interchanges from trading partners."""
 
     type: Literal["x12-http"]
-    host: str = Field(default="0.0.0.0", description="interface to listen on")
-    port: int = Field(ge=0, le=65535, description="TCP port")
     path: str = Field(default="/x12", pattern=r"^/[A-Za-z0-9._~/-]*$",
                       description="POST an interchange here; the answer is the TA1/997/999")
-    partners: str = Field(description="partners file (us, partners, ack policy)")
     tokens: list[str] = Field(default_factory=list,
                               description="accepted bearer tokens (none: open)")
-    lenient: bool = Field(default=False,
-                          description="segment/element errors accept with errors (E), not R")
-    tls: TlsConfig | None = Field(default=None, description="TLS / mutual TLS")
-    max_body_bytes: ByteSize = Field(default=20 * 1024 * 1024,
-                                     description="larger requests get 413 unread")
-    idle_timeout: Duration = Field(default=300.0, description="close silent connections")
-    duplicate_window: Duration = Field(
-        default=90 * 86400.0, description="a set with the same partner, ISA13, GS06 and ST02 "
-        "within it is a duplicate: acknowledged, not passed on again")
     acks: Literal["sync", "async"] = Field(
         default="sync", description="sync: 200 with the TA1/997/999; async: 202 once stored, "
         "the acks POSTed to the partner's ack_url")
-    client_tls: TlsConfig | None = Field(default=None, description="async: https to ack_url "
-                                         "(ca, client cert, verify)")
-    send_timeout: Duration = Field(default=30.0, description="async: limit for each POST")
-    send_attempts: int = Field(default=4, ge=1, le=20, description="async: tries per ack")
-    send_retry_interval: Duration = Field(default=2.0, description="async: pause after the "
-                                          "first failed try; doubles after each")
-
-    @field_validator("partners")
-    @classmethod
-    def _check_partners(cls, value: str) -> str:
-        try:
-            load_partners(value)
-        except ConfigError as exc:
-            raise ValueError(f"partners file: {exc}") from None
-        return value
 
     @model_validator(mode="after")
     def _async_needs_urls(self) -> X12HttpSourceConfig:
@@ -83,7 +56,7 @@ class X12HttpSourceConfig(SourceConfig):
         return self
 
 
-class X12HttpSource:
+class X12HttpSource(HttpSource):
     """Answers each POSTed interchange synchronously, after its sets are durable."""
 
     content_type = "x12"  # of the messages it makes (offline channel tests use it)
@@ -95,7 +68,6 @@ class X12HttpSource:
         self.channel = context.channel
         self.reactor = context.reactor
         self.in_flight: set[Any] = set()
-        self.port: Any = None
         self.inbound = X12Inbound(load_partners(config.partners), ingest, context.store,
                                   context.channel, config.lenient)
         self._tokens = [t.encode() for t in config.tokens]
@@ -104,26 +76,16 @@ class X12HttpSource:
         self.poster = (HttpPoster(context, config.client_tls, config.send_timeout)
                        if config.acks == "async" else None)
 
-    @property
-    def address(self) -> tuple[str, int]:
-        """The bound host and port (after start)."""
-        host = self.port.getHost()
-        return host.host, host.port
-
     def start(self) -> None:
         """Start listening (TLS when configured)."""
-        endpoint = AsyncEndpoint(self.answer, self.in_flight,
-                                 lambda: HttpReply.text(500, "internal error"))
-        self.port = listen(self.reactor, endpoint, self.config.host, self.config.port,
-                           self.config.tls, self.config.max_body_bytes, self.config.idle_timeout)
-        host, port = self.address
+        host, port = self.listen_http()
         log.info("channel %s taking X12 on %s:%d%s%s", self.channel, host, port,
                  self.config.path, " (TLS)" if self.config.tls else "")
 
     @defer.inlineCallbacks
     def stop(self) -> Any:
         """Stop accepting, answer in-flight requests, end pending ack sends (stored), close."""
-        yield stop_listening(self.port, self.in_flight)
+        yield self.stop_http()
         yield self.later.stop()
         if self.poster is not None:
             yield defer.ensureDeferred(self.poster.close())
