@@ -260,6 +260,28 @@ def test_code_tables_are_editable_csv(tmp_path: Path, monkeypatch: pytest.Monkey
         code_tables.reload()
 
 
+def test_code_tables_under_the_working_directory_win(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """An installed engine (no source checkout) reads configs/ where `plexus run` runs."""
+    tables = tmp_path / "configs" / "code_tables" / "hl7v2_fhir"
+    tables.mkdir(parents=True)
+    for csv_file in code_tables.DEFAULT_DIR.glob("*.csv"):
+        (tables / csv_file.name).write_text(csv_file.read_text(encoding="utf-8"),
+                                            encoding="utf-8")
+    with (tables / "gender.csv").open("a", encoding="utf-8") as fh:
+        fh.write("X,other,Other,http://hl7.org/fhir/administrative-gender\n")
+    monkeypatch.delenv("PLEXUS_FHIR_CODE_TABLES", raising=False)
+    monkeypatch.chdir(tmp_path)
+    code_tables.reload()
+    try:
+        assert code_tables.table_dir() == tables
+        bundle = convert(_msg("ADT^A01", "PID|1||P1^^^H^MR||DOE^JO|||X"))
+        assert _resources(bundle, "Patient")[0]["gender"] == "other"
+    finally:
+        monkeypatch.undo()
+        code_tables.reload()
+
+
 def test_channel_step() -> None:
     """transforms.fhir:hl7v2_to_fhir -> fhir+json content, correlation id kept."""
     message = Message(_msg("ADT^A04", "PID|1||P1^^^H^MR||DOE^JO", "PV1|1|E"), "hl7v2",

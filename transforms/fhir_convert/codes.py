@@ -12,7 +12,8 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / "configs" / "code_tables" / "hl7v2_fhir"
+TABLES = Path("configs") / "code_tables" / "hl7v2_fhir"
+DEFAULT_DIR = Path(__file__).resolve().parents[2] / TABLES  # in a source checkout
 EXAMPLE_CODE_SYSTEM = "http://example.com/v2-to-fhir-converter/CodeSystem/"
 EXAMPLE_IDENTIFIER = "http://example.com/v2-to-fhir-converter/Identifier/"
 
@@ -20,13 +21,18 @@ Coding = dict[str, str]
 
 
 def table_dir() -> Path:
-    """The code-table folder (``PLEXUS_FHIR_CODE_TABLES`` overrides the shipped one)."""
-    return _folder(os.environ.get("PLEXUS_FHIR_CODE_TABLES") or "")
+    """The code-table folder: ``PLEXUS_FHIR_CODE_TABLES``, else ``configs/code_tables/
+    hl7v2_fhir`` under the working directory (where `plexus run` finds its settings, e.g. in
+    the container), else the one next to the source."""
+    return _folder(os.environ.get("PLEXUS_FHIR_CODE_TABLES") or "", os.getcwd())
 
 
 @lru_cache(maxsize=8)
-def _folder(override: str) -> Path:
-    return Path(override) if override else DEFAULT_DIR
+def _folder(override: str, cwd: str) -> Path:
+    if override:
+        return Path(override)
+    here = Path(cwd) / TABLES
+    return here if (here / "code_systems.csv").is_file() else DEFAULT_DIR
 
 
 @lru_cache(maxsize=8)
