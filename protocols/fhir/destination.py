@@ -11,7 +11,7 @@ import base64
 import json
 import time
 from typing import Any, ClassVar, Literal
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, quote_plus, urlencode
 
 from pydantic import Field, field_validator
 from twisted.web.http_headers import Headers
@@ -163,8 +163,9 @@ class FhirDestination:
         form = {"grant_type": "client_credentials"}
         if oauth.scope:
             form["scope"] = oauth.scope
-        basic = base64.b64encode(f"{quote(oauth.client_id)}:{quote(oauth.client_secret)}"
-                                 .encode()).decode()
+        # RFC 6749 2.3.1: id and secret form-urlencoded, then HTTP Basic
+        basic = base64.b64encode(f"{quote_plus(oauth.client_id, safe='')}:"
+                                 f"{quote_plus(oauth.client_secret, safe='')}".encode()).decode()
         headers = Headers({b"Content-Type": [b"application/x-www-form-urlencoded"],
                            b"Accept": [b"application/json"],
                            b"Authorization": [f"Basic {basic}".encode()]})
