@@ -51,8 +51,43 @@ def interpolate(text: str, env: dict[str, str] | None = None) -> str:
     return _VAR.sub(sub, text)
 
 
+# ${VAR} tokens are swapped for same-length runs of private-use characters before parsing, so
+# that `{dir: ${OUT_DIR}}` parses in a flow mapping (whose plain scalars may not hold braces)
+# and every column stays where it was; string values get the tokens back, then interpolation.
+_MARK, _PAD, _DIGIT0 = "\ue000", "\ue001", 0xE100
+
+
+def _shield(text: str) -> tuple[str, dict[str, str]]:
+    tokens: dict[str, str] = {}
+
+    def swap(match: re.Match[str]) -> str:
+        token = match.group(0)
+        n, digits = len(tokens), ""
+        while True:
+            n, digit = divmod(n, 0x1000)
+            digits += chr(_DIGIT0 + digit)
+            if not n:
+                break
+        holder = _MARK + digits
+        if len(holder) > len(token):
+            return token  # cannot keep the columns: leave it as written
+        holder += _PAD * (len(token) - len(holder))
+        tokens[holder] = token
+        return holder
+
+    return _VAR.sub(swap, text), tokens
+
+
+def _unshield(value: str, tokens: dict[str, str]) -> str:
+    for holder, token in tokens.items():
+        if holder in value:
+            value = value.replace(holder, token)
+    return value
+
+
 def load_yaml(text: str, file: str, env: dict[str, str] | None = None) -> Located:
     """Parse YAML, interpolating ${VAR} in string scalars, keeping positions."""
+    text, tokens = _shield(text)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -61,14 +96,16 @@ def load_yaml(text: str, file: str, env: dict[str, str] | None = None) -> Locate
         raise ConfigError(f"YAML syntax error: {exc.problem}", file, line, col) from None
     positions: dict[Path, tuple[int, int]] = {}
     errors: list[ConfigError] = []
-    data = _construct(node, (), positions, file, env, errors) if node is not None else None
+    data = _construct(node, (), positions, file, env, errors, tokens) \
+        if node is not None else None
     if errors:
         raise errors[0]
     return Located(data, positions, file)
 
 
 def _construct(node: yaml.Node, path: Path, positions: dict[Path, tuple[int, int]], file: str,
-               env: dict[str, str] | None, errors: list[ConfigError]) -> Any:
+               env: dict[str, str] | None, errors: list[ConfigError],
+               tokens: dict[str, str]) -> Any:
     positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
@@ -81,13 +118,15 @@ def _construct(node: yaml.Node, path: Path, positions: dict[Path, tuple[int, int
                                           key_node.start_mark.column + 1))
             child = (*path, key)
             positions[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            result[key] = _construct(value_node, child, positions, file, env, errors)
+            result[key] = _construct(value_node, child, positions, file, env, errors, tokens)
             positions[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_construct(item, (*path, i), positions, file, env, errors)
+        return [_construct(item, (*path, i), positions, file, env, errors, tokens)
                 for i, item in enumerate(node.value)]
     value = yaml.SafeLoader("").construct_object(node)
+    if isinstance(value, str) and _MARK in value:
+        value = _unshield(value, tokens)
     if isinstance(value, str) and "${" in value:
         try:
             value = interpolate(value, env)

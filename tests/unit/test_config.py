@@ -253,6 +253,21 @@ def test_env_var_inside_a_longer_string() -> None:
     assert channel.destinations[1].directory == "/data/archive/north"
 
 
+def test_env_var_unquoted_in_a_flow_mapping() -> None:
+    """`{directory: ${OUT_DIR}}` as the issue writes it: braces of the token are no YAML."""
+    block = "  - name: archive\n    type: file\n    directory: /var/plexus/archive\n"
+    flow = ('  - {name: archive, type: file, directory: ${OUT_DIR}, '
+            'filename: "{correlation_id}.hl7"}\n')
+    text = GOOD.replace(block, flow)
+    channel = parse_channel(text, "chan.yaml", {"OUT_DIR": "/data/out"})
+    archive = channel.destinations[1]
+    assert (archive.directory, archive.filename) == ("/data/out", "{correlation_id}.hl7")
+    error = only_error(text, {})
+    assert where(error) == at(text, "${OUT_DIR}")  # located where it is written
+    late = only_error(text.replace('"{correlation_id}.hl7"', "[7]"), {"OUT_DIR": "/o"})
+    assert where(late) == at(text, "filename")  # columns after a token are unchanged
+
+
 # -- steps -----------------------------------------------------------------------------
 
 
