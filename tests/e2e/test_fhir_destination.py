@@ -18,7 +18,7 @@ from tests.certs import make_test_pki
 from tests.unit.reactor_thread import run_in_reactor
 
 from .engine_process import EngineProcess, free_port
-from .test_fhir_listener import SUPPLY, Fhir, charge, load, location_of, messages, show
+from .fhir_client import SUPPLY, Fhir, charge, load, location_of, messages, show
 
 B_WRITE = "b-write-0123456789abcdef"
 B_READ = "b-read-0123456789abcdef0"

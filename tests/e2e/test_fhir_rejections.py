@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from .engine_process import EngineProcess, free_port
-from .test_fhir_listener import (
+from .fhir_client import (
     CHANNEL,
     DATA,
     ENV,

@@ -12,7 +12,7 @@ from lxml import etree
 from protocols.fhir.xml import to_xml
 
 from .engine_process import EngineProcess, free_port
-from .test_fhir_listener import CHANNEL, ENV, WRITE_TOKEN, Fhir, charge, listed_when, show
+from .fhir_client import CHANNEL, ENV, WRITE_TOKEN, Fhir, charge, listed_when, show
 
 NS = {"f": "http://hl7.org/fhir"}
 XML = "application/fhir+xml"
