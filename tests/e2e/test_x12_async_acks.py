@@ -16,7 +16,7 @@ from protocols.x12 import parse
 from protocols.x12.http_source import X12HttpSourceConfig
 
 from .engine_process import EngineProcess, free_port
-from .test_x12_http import interchange, post
+from .x12_client import interchange, post
 
 TOKEN = "ack-token-0123456789abcdef"
 

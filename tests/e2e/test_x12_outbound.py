@@ -12,7 +12,7 @@ from protocols.x12 import parse
 from protocols.x12.envelope import validate_envelope
 
 from .engine_process import EngineProcess, free_port
-from .test_x12_http import interchange, po, post
+from .x12_client import interchange, po, post
 
 PARTNERS = """\
 us: {qualifier: ZZ, id: GOODHEALTH}

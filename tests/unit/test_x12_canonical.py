@@ -16,7 +16,7 @@ from engine.steps import StepContext
 from protocols.x12 import Delimiters, Segment, parse
 from protocols.x12.envelope import validate_envelope
 from protocols.x12.writer import build_group, build_interchange, build_transaction_set, encode
-from tests.unit.test_canonical_models import purchase_orders, sample_documents, sample_po
+from tests.unit.canonical_samples import purchase_orders, sample_documents, sample_po
 from transforms.supply import (
     Adjustment,
     BankAccount,
