@@ -152,7 +152,7 @@ class As2Source(HttpSource):
         original = original_message_id(raw) if kind.startswith(
             ("multipart/report", "multipart/signed")) else None
         if original is not None:
-            return self._async_mdn(raw, partner, original)
+            return await self._async_mdn(raw, partner, original, metadata)
         try:
             inbound = parse_message(raw, self.org, keys.partner(partner.as2))
         except Exception as exc:  # pyas2lib failing outside its own error handling
@@ -215,13 +215,25 @@ class As2Source(HttpSource):
         headers, body = mdn_reply(mdn)
         return HttpReply(200, body, headers)
 
-    def _async_mdn(self, raw: bytes, partner: Partner, original: str) -> HttpReply:
-        """An MDN for a message we sent: verified against the partner's certificate, logged."""
+    async def _async_mdn(self, raw: bytes, partner: Partner, original: str,
+                         metadata: dict[str, Any]) -> HttpReply:
+        """An MDN for a message we sent: verified against the partner's certificate and
+        logged; an error disposition or a failed integrity check is also stored as an error
+        message of this channel, so a partner's refusal is seen (and alerted on) like any
+        other refusal."""
         assert partner.as2 is not None
         status, detail = read_mdn(raw, sent_stub(original, self.org, keys.partner(partner.as2)))
-        level = logging.INFO if status == "processed" else logging.WARNING
-        log.log(level, "channel %s: asynchronous MDN from %s for %s: %s", self.channel,
-                partner.name, original, disposition_text(status, detail))
+        text = (f"asynchronous MDN from {partner.name} for {original}: "
+                f"{disposition_text(status, detail)}")
+        lowered = status.lower()
+        if lowered == "processed" or (lowered == "processed/warning"
+                                      and "integrity" not in (detail or "").lower()):
+            log.info("channel %s: %s", self.channel, text)  # e.g. duplicate-document: they have it
+        else:
+            log.warning("channel %s: %s", self.channel, text)
+            await self._store_refusal(raw, text, "Disposition",
+                                      {**metadata, "as2_original_message_id": original,
+                                       "partner": partner.name}, "text")
         return HttpReply(200)
 
     def _mdn_answer(self, mdn: Any, partner: Partner, status: int, text: str) -> HttpReply:

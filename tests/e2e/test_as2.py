@@ -446,3 +446,11 @@ def test_an_async_mdn_posted_to_the_source_is_verified_and_logged(world: World) 
         assert (status, body) == (200, b"")
         line = f"asynchronous MDN from abc-music for out-801@b.test: {outcome}"
         world.b.wait_for(lambda line=line: line in world.b.log(), what=line)
+    # the refused one is also stored as an error message, the positive one is not
+    rows = json.loads(world.b.cli("messages", "list", "--json", "--status", "error",
+                                  check=True).stdout)
+    refused = [r for r in rows if "asynchronous MDN" in (r["error"] or "")]
+    assert len(refused) == 1
+    assert refused[0]["error"].startswith(
+        "Disposition: asynchronous MDN from abc-music for out-801@b.test: failed/Failure: "
+        "Failed to parse")
