@@ -22,7 +22,6 @@ import asyncio
 import json
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.mllp_throughput import _peak_rss_mb  # noqa: E402
+from benchmarks.engine_run import drop_schema, p50_p99_ms, peak_rss_mb  # noqa: E402
 from tests.e2e.engine_process import EngineProcess, free_port  # noqa: E402
 
 TOKEN = "bench-0123456789abcdef-token"
@@ -197,19 +196,15 @@ def main() -> None:
             engine.wait_for(lambda: _sent(engine) >= base + total, timeout=600,
                             what="delivery")
             delivered_elapsed = time.perf_counter() - started
-            rss = _peak_rss_mb(pid)
+            rss = peak_rss_mb(pid)
         finally:
             if spy is not None and spy.poll() is None:
                 spy.kill()
             engine.__exit__(None)
             if args.store == "postgres":
-                from engine.store.postgres import connect
-                with connect(dsn, "public") as db:
-                    db.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+                drop_schema(dsn, schema)
         files = sum(1 for _ in os.scandir(work / "out"))
-    latencies.sort()
-    p50 = statistics.median(latencies) * 1000
-    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
+    p50, p99 = p50_p99_ms(latencies)
     print(f"connections={args.connections} requests={total} store={args.store}"
           f"{' (commit thread)' if args.commit_thread else ''} prefer={args.prefer}")
     print(f"creates={total / elapsed:,.0f}/s (201 after the durable commit)")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.engine_run import drop_schema, p50_p99_ms, peak_rss_mb  # noqa: E402
 from tests.e2e.engine_process import EngineProcess, free_port  # noqa: E402
 
 CHANNEL = """\
@@ -75,13 +75,6 @@ async def _drive(port: int, connections: int, messages: int,
     await asyncio.gather(*[_connection(port, f"{prefix}{c}", per, latencies)
                            for c in range(connections)])
     return time.perf_counter() - started, latencies
-
-
-def _peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def _sent(engines: list[tuple[EngineProcess, int]]) -> float:
@@ -159,7 +152,7 @@ def main() -> None:
             for engine, _ in engines:
                 engine.start()
             elapsed, latencies, delivered_elapsed, total = _measure(engines, args)
-            rss = max(_peak_rss_mb(e.proc.pid) for e, _ in engines)  # type: ignore[union-attr]
+            rss = max(peak_rss_mb(e.proc.pid) for e, _ in engines)  # type: ignore[union-attr]
             stages = {stage: sum(_mean_ms(e, stage) for e, _ in engines) / len(engines)
                       for stage in ("receive", "deliver")}
             batches = sum(e.metric("plexus_store_commit_batch_size_count") for e, _ in engines)
@@ -168,13 +161,9 @@ def main() -> None:
             for engine, _ in engines:
                 engine.__exit__(None)
             if args.store == "postgres":
-                from engine.store.postgres import connect
-                with connect(dsn, "public") as db:
-                    db.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+                drop_schema(dsn, schema)
         files = sum(1 for _ in os.scandir(out))
-    latencies.sort()
-    p50 = statistics.median(latencies) * 1000
-    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
+    p50, p99 = p50_p99_ms(latencies)
     print(f"connections={args.connections} messages={total} store={args.store} "
           f"nodes={args.nodes}")
     print(f"ack_rate={total / elapsed:,.0f} msg/s")

@@ -15,13 +15,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
-from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from x12_codec_throughput import DATA, WHEN, purchase_order, rate  # noqa: E402
 
 from engine.message import Message  # noqa: E402
 from engine.steps import StepContext  # noqa: E402
@@ -30,50 +29,9 @@ from protocols.x12.ack import ack_summary, build_ack  # noqa: E402
 from protocols.x12.envelope import validate_envelope  # noqa: E402
 from protocols.x12.hipaa import pyx12_ack  # noqa: E402
 from protocols.x12.validate import validate_set  # noqa: E402
-from protocols.x12.writer import (  # noqa: E402
-    build_group,
-    build_interchange,
-    build_transaction_set,
-    encode,
-    make_segment,
-)
 from transforms.x12 import to_canonical  # noqa: E402
 
-DATA = ROOT / "tests" / "data" / "x12"
-WHEN = datetime(2024, 1, 16, 12, 0)
 TARGET = 1000.0  # 850s per second, full path
-
-
-def purchase_order(lines: int = 50) -> bytes:
-    """An 850 interchange with `lines` PO1/PID pairs, as bytes."""
-    body = [make_segment("BEG", "00", "SA", "PO-77120", None, "20240116"),
-            make_segment("REF", "DP", "038"),
-            make_segment("DTM", "002", "20240120"),
-            make_segment("N1", "ST", "GOOD HEALTH HOSPITAL", "92", "CENTRAL"),
-            make_segment("N3", "100 MAIN STREET"),
-            make_segment("N4", "SPRINGFIELD", "IL", "62701")]
-    for n in range(1, lines + 1):
-        body.append(make_segment("PO1", str(n), "10", "EA", "4.25", None, "VC", f"GMD-{n:05d}",
-                                 "IN", f"{100000 + n}"))
-        body.append(make_segment("PID", "F", None, None, None, f"SURGICAL GLOVES SIZE {n}"))
-    body.append(make_segment("CTT", str(lines)))
-    ts = build_transaction_set("850", 1, body)
-    group = build_group("PO", "GOODHEALTH", "GMDSUPPLY", 501, [ts], when=WHEN)
-    ic = build_interchange(("ZZ", "GOODHEALTH"), ("ZZ", "GMDSUPPLY"), [group], 501, when=WHEN)
-    return encode(ic).encode("ascii")
-
-
-def rate(fn: Callable[[], object], seconds: float) -> float:
-    """Calls per second of `fn` over about `seconds`."""
-    fn()
-    count, start = 0, time.perf_counter()
-    deadline = start + seconds
-    while True:
-        fn()
-        count += 1
-        now = time.perf_counter()
-        if now >= deadline:
-            return count / (now - start)
 
 
 def main() -> None:

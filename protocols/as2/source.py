@@ -110,7 +110,7 @@ class As2Source(HttpSource):
 
     def start(self) -> None:
         """Start listening (TLS when configured)."""
-        host, port = self.listen_http()
+        host, port = self.listen_http(self.answer)
         log.info("channel %s taking AS2 for %s on %s:%d%s%s", self.channel, self.org.as2_name,
                  host, port, self.config.path, " (TLS)" if self.config.tls else "")
 

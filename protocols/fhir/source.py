@@ -77,7 +77,7 @@ class FhirSource(HttpSource):
 
     def start(self) -> None:
         """Start listening (TLS when configured)."""
-        host, port = self.listen_http()
+        host, port = self.listen_http(self.answer)
         log.info("channel %s serving FHIR on %s:%d%s%s", self.channel, host, port,
                  self.config.base_path, " (TLS)" if self.config.tls else "")
         if not self._tokens:

@@ -119,19 +119,15 @@ def stop_listening(port: Any, in_flight: set[Any]) -> Any:
 class HttpSource:
     """What every HTTP-based source shares: its in-flight requests, its port, its address.
 
-    Subclasses set `config` (host, port, tls, max_body_bytes, idle_timeout), `reactor`, an
-    empty `in_flight` set and `answer(request) -> HttpReply`, then call `listen_http()` in
-    their start() and `stop_http()` in their stop().
+    Subclasses set `config` (host, port, tls, max_body_bytes, idle_timeout), `reactor` and an
+    empty `in_flight` set, then call `listen_http(handler)` in their start() and `stop_http()`
+    in their stop().
     """
 
     config: Any
     reactor: Any
     in_flight: set[Any]
     port: Any = None
-
-    async def answer(self, request: server.Request) -> HttpReply:
-        """One request's answer."""
-        raise NotImplementedError
 
     def bug_reply(self) -> HttpReply:
         """The answer when answer() itself fails (a bug)."""
@@ -143,9 +139,9 @@ class HttpSource:
         host = self.port.getHost()
         return host.host, host.port
 
-    def listen_http(self) -> tuple[str, int]:
-        """Start listening (TLS when configured); returns the bound address."""
-        endpoint = AsyncEndpoint(self.answer, self.in_flight, self.bug_reply)
+    def listen_http(self, handler: Handler) -> tuple[str, int]:
+        """Answer every request with `handler` (TLS when configured); the bound address."""
+        endpoint = AsyncEndpoint(handler, self.in_flight, self.bug_reply)
         c = self.config
         self.port = listen(self.reactor, endpoint, c.host, c.port, c.tls, c.max_body_bytes,
                            c.idle_timeout)

@@ -78,7 +78,7 @@ class X12HttpSource(HttpSource):
 
     def start(self) -> None:
         """Start listening (TLS when configured)."""
-        host, port = self.listen_http()
+        host, port = self.listen_http(self.answer)
         log.info("channel %s taking X12 on %s:%d%s%s", self.channel, host, port,
                  self.config.path, " (TLS)" if self.config.tls else "")
 
@@ -117,7 +117,8 @@ class X12HttpSource(HttpSource):
                                    "accepted, send it again")
             reply.headers["Retry-After"] = "5"
             return reply
-        partner = result.senders[0] if len(set(map(id, result.senders))) == 1 else None
+        first = result.senders[0]
+        partner = first if all(p is first for p in result.senders) else None  # one sender
         if self.poster is not None and partner is not None and partner.ack_url:
             if result.acks:
                 self._send_later(result.text.encode("utf-8"), partner, metadata)

@@ -135,6 +135,19 @@ def test_unknown_senders_are_still_answered_synchronously(
     assert ta1.elements[3:5] == ["R", "006"]
 
 
+@pytest.mark.slow
+def test_a_body_from_two_senders_is_answered_synchronously(
+        setup: tuple[EngineProcess, int, AckReceiver]) -> None:
+    _, port, receiver = setup
+    before = len(receiver.seen)
+    body = interchange("ACMEMED", isa13=41) + interchange("GONE", isa13=42)
+    status, ctype, text = post(port, body)
+    assert (status, ctype) == (200, "application/edi-x12")  # no single partner URL to use
+    assert [s.id for ic in parse(text) for s in ic.segments() if s.id == "AK1"] == \
+        ["AK1", "AK1"]
+    assert len(receiver.seen) == before  # nothing POSTed later for it
+
+
 def test_async_needs_an_ack_url_for_every_acknowledged_partner(tmp_path: Path) -> None:
     partners = tmp_path / "partners.yaml"
     partners.write_text("us: {qualifier: ZZ, id: US}\npartners:\n"

@@ -7,7 +7,7 @@ from .clinical import condition_key, observation
 from .context import Ctx
 from .datatypes import coding
 from .elements import cwe
-from .orders import order_group
+from .orders import OrderGroup, order_group
 from .participations import participation
 from .rules import apply, ref
 from .tables_charges import (
@@ -37,26 +37,30 @@ def link(ctx: Ctx, charge: str | None, element: str, target: str | None) -> None
         ctx.builder.update(charge, {element: [ref(target)]})
 
 
+def charge_order(orc: Seg, group_segs: list[Seg], ctx: Ctx) -> OrderGroup:
+    """One ORC group of a charge message (its OBR, TQ1s and OBXs) -> the order, its report
+    and its observations."""
+    obr = next((s for s in group_segs if s.id == "OBR"), None)
+    group = order_group(orc, obr, ctx, report=obr is not None, specimen=False,
+                        link_encounter=True, tq1s=[s for s in group_segs if s.id == "TQ1"])
+    for obx in [s for s in group_segs if s.id == "OBX"]:
+        obs = observation(obx, ctx, {"basedOn": [ref(group.service_request)]},
+                          link_encounter=False)
+        group.observations.append(obs)
+        if group.report:
+            ctx.builder.update(group.report, {"result": [ref(obs)]})
+    return group
+
+
 def common_orders(segs: list[Seg], ctx: Ctx, charges: list[str]) -> None:
     """ORC/OBR/OBX groups before the first FT1 -> orders linked to every charge."""
     first_ft1 = next((s.index for s in segs if s.id == "FT1"), len(segs))
     for orc in [s for s in segs if s.id == "ORC"]:
-        group_segs = _between(segs, orc.index, ("ORC", "FT1"))
-        obr = next((s for s in group_segs if s.id == "OBR"), None)
-        group = order_group(orc, obr, ctx, report=obr is not None, specimen=False,
-                            link_encounter=True,
-                            tq1s=[s for s in group_segs if s.id == "TQ1"])
-        under_ft1 = orc.index > first_ft1
-        for obx in [s for s in group_segs if s.id == "OBX"]:
-            obs = observation(obx, ctx, {"basedOn": [ref(group.service_request)]},
-                              link_encounter=False)
-            group.observations.append(obs)
-            if group.report:
-                ctx.builder.update(group.report, {"result": [ref(obs)]})
-            if not under_ft1:
+        group = charge_order(orc, _between(segs, orc.index, ("ORC", "FT1")), ctx)
+        if orc.index < first_ft1:
+            for obs in group.observations:
                 for charge in charges:
                     link(ctx, charge, "service", obs)
-        if not under_ft1:
             for charge in charges:
                 link(ctx, charge, "supportingInformation", group.service_request)
         ctx.refs.setdefault("orders", {})[orc.index] = group

@@ -3,11 +3,18 @@ procedures, diagnoses, guarantors and insurance (FHIR-Converter's DFT_P11 layout
 
 from __future__ import annotations
 
-from .charges import charge_item, diagnoses_for_charge, link, participations_of, procedures
-from .clinical import diagnoses, observation
+from .charges import (
+    charge_item,
+    charge_order,
+    diagnoses_for_charge,
+    link,
+    participations_of,
+    procedures,
+)
+from .clinical import diagnoses
 from .context import Ctx
 from .financial import guarantors, insurance
-from .orders import OrderGroup, order_group
+from .orders import OrderGroup
 from .rules import apply, ref
 from .tables import ACCOUNT_PID
 from .values import Seg
@@ -24,17 +31,7 @@ def _orders(segs: list[Seg], ctx: Ctx) -> list[OrderGroup]:
             if seg.id == "ORC":
                 break
             group_segs.append(seg)
-        obr = next((s for s in group_segs if s.id == "OBR"), None)
-        group = order_group(orc, obr, ctx, report=obr is not None, specimen=False,
-                            link_encounter=True,
-                            tq1s=[s for s in group_segs if s.id == "TQ1"])
-        for obx in [s for s in group_segs if s.id == "OBX"]:
-            obs = observation(obx, ctx, {"basedOn": [ref(group.service_request)]},
-                              link_encounter=False)
-            group.observations.append(obs)
-            if group.report:
-                ctx.builder.update(group.report, {"result": [ref(obs)]})
-        groups.append(group)
+        groups.append(charge_order(orc, group_segs, ctx))
     return groups
 
 

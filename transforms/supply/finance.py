@@ -15,12 +15,11 @@ from .models import (
     Code,
     Contact,
     DateRef,
-    ItemId,
+    ItemLine,
     Money,
     Note,
     Party,
     PaymentTerms,
-    Quantity,
     Reference,
     SourceInfo,
     Tax,
@@ -47,29 +46,15 @@ class LinePrice(CanonicalModel):
     unit: Code | None = Field(None, description="Unit of that quantity (CTP05)")
 
 
-class InvoiceLine(CanonicalModel):
+class InvoiceLine(ItemLine):
     """One invoiced item (X12 IT1 loop)."""
 
-    line_number: Text | None = Field(None, description="IT101")
-    quantity: Quantity = Field(description="Quantity invoiced (IT102/IT103)")
-    unit_price: Money | None = Field(None, description="IT104")
-    price_basis: Code | None = Field(None, description="IT105")
-    item_ids: list[ItemId] = Field(default_factory=list, description="IT106/IT107..")
-    description: Text | None = None
     prices: list[LinePrice] = Field(default_factory=list)
     allowances_charges: list[AllowanceCharge] = Field(default_factory=list)
     taxes: list[Tax] = Field(default_factory=list)
     references: list[Reference] = Field(default_factory=list)
     dates: list[DateRef] = Field(default_factory=list)
     parties: list[Party] = Field(default_factory=list)
-
-    @property
-    def amount(self) -> Money | None:
-        """Extended amount: quantity x unit price (None without a price)."""
-        if self.unit_price is None:
-            return None
-        return Money(amount=self.quantity.value * self.unit_price.amount,
-                     currency=self.unit_price.currency)
 
 
 class Invoice(CanonicalModel):

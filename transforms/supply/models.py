@@ -141,6 +141,28 @@ class Contact(CanonicalModel):
     fax: Text | None = None
 
 
+class ItemLine(CanonicalModel):
+    """The baseline item data every order, acknowledgment and invoice line has (X12 PO1/IT1
+    elements 01-25 and PID05)."""
+
+    line_number: Text | None = Field(None, description="Line number (PO101 / IT101)")
+    quantity: Quantity = Field(description="Quantity and its unit (PO102/PO103, IT102/IT103)")
+    unit_price: Money | None = Field(None, description="Unit price (PO104 / IT104)")
+    price_basis: Code | None = Field(None, description="Basis of unit price code (PO105 / "
+                                     "IT105: PE per each, CA per case, CT contract...)")
+    item_ids: list[ItemId] = Field(default_factory=list,
+                                   description="Qualifier/id pairs (PO106..PO125, IT106..)")
+    description: Text | None = Field(None, description="Free-form description (PID05)")
+
+    @property
+    def amount(self) -> Money | None:
+        """Extended amount: quantity x unit price (None without a price)."""
+        if self.unit_price is None:
+            return None
+        return Money(amount=self.quantity.value * self.unit_price.amount,
+                     currency=self.unit_price.currency)
+
+
 class Reference(CanonicalModel):
     """A qualified reference number (X12 REF)."""
 

@@ -16,7 +16,7 @@ from .models import (
     Contact,
     DateRef,
     ItemId,
-    Money,
+    ItemLine,
     Note,
     Party,
     PaymentTerms,
@@ -71,16 +71,9 @@ class Pack(CanonicalModel):
         return self
 
 
-class PurchaseOrderLine(CanonicalModel):
+class PurchaseOrderLine(ItemLine):
     """One ordered item (X12 PO1 loop)."""
 
-    line_number: Text | None = Field(None, description="Buyer's line number (PO101)")
-    quantity: Quantity = Field(description="Quantity ordered and its unit (PO102/PO103)")
-    unit_price: Money | None = Field(None, description="Unit price (PO104)")
-    price_basis: Code | None = Field(None, description="Basis of unit price code (PO105: PE per "
-                                                       "each, CA per case, CT contract...)")
-    item_ids: list[ItemId] = Field(default_factory=list, description="PO106/PO107..PO124/PO125")
-    description: Text | None = Field(None, description="Free-form description (PID05)")
     pack: Pack | None = None
     requested_delivery_date: dt.date | None = Field(None, description="DTM*002")
     dates: list[DateRef] = Field(default_factory=list, description="Other line dates")
@@ -95,14 +88,6 @@ class PurchaseOrderLine(CanonicalModel):
         """A delivery_requested date in `dates` needs `requested_delivery_date` set."""
         check_named_dates(self.dates, delivery_requested=self.requested_delivery_date)
         return self
-
-    @property
-    def amount(self) -> Money | None:
-        """Extended amount: quantity x unit price (None without a price)."""
-        if self.unit_price is None:
-            return None
-        return Money(amount=self.quantity.value * self.unit_price.amount,
-                     currency=self.unit_price.currency)
 
 
 class PurchaseOrder(CanonicalModel):
@@ -178,15 +163,9 @@ class Schedule(CanonicalModel):
     date: dt.date
 
 
-class AckLine(CanonicalModel):
+class AckLine(ItemLine):
     """One acknowledged line (X12 855 PO1 loop)."""
 
-    line_number: Text | None = Field(None, description="Buyer's line number (PO101)")
-    quantity: Quantity = Field(description="Quantity ordered (PO102/PO103)")
-    unit_price: Money | None = None
-    price_basis: Code | None = None
-    item_ids: list[ItemId] = Field(default_factory=list)
-    description: Text | None = None
     statuses: list[LineStatus] = Field(default_factory=list, description="ACK segments")
     schedules: list[Schedule] = Field(default_factory=list, description="SCH segments")
     dates: list[DateRef] = Field(default_factory=list)

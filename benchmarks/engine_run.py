@@ -1,0 +1,30 @@
+"""What the engine benchmarks share: peak RSS of a process, latency percentiles, and dropping
+the PostgreSQL schema a run used."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Peak resident set size of a live process, in MB (VmHWM)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def p50_p99_ms(latencies: list[float]) -> tuple[float, float]:
+    """Median and 99th percentile of latencies in seconds, as milliseconds."""
+    ordered = sorted(latencies)
+    return (statistics.median(ordered) * 1000,
+            ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000)
+
+
+def drop_schema(dsn: str, schema: str) -> None:
+    """Drop a benchmark's PostgreSQL schema."""
+    from engine.store.postgres import connect
+
+    with connect(dsn, "public") as db:
+        db.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
