@@ -1,8 +1,9 @@
-"""What the engine benchmarks share: peak RSS of a process, latency percentiles, and dropping
-the PostgreSQL schema a run used."""
+"""What the engine benchmarks share: peak RSS and CPU time of a process, latency percentiles,
+and dropping the PostgreSQL schema a run used."""
 
 from __future__ import annotations
 
+import os
 import statistics
 from pathlib import Path
 
@@ -13,6 +14,17 @@ def peak_rss_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """User and system CPU time a live process (all its threads) has used so far.
+
+    CPU per message is steadier than a rate on a shared 2-core machine: another tenant
+    slows the clock, not the work.
+    """
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 def p50_p99_ms(latencies: list[float]) -> tuple[float, float]:

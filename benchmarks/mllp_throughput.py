@@ -7,7 +7,8 @@ With --store postgres the engine uses PLEXUS_DSN (default: the local test databa
 schema of its own, dropped afterwards; --nodes 2 starts two engines on that schema and
 splits the connections between them.
 
-Prints ACK msg/s, end-to-end delivered msg/s, p50/p99 ACK latency and the engine's peak RSS.
+Prints ACK msg/s, end-to-end delivered msg/s, p50/p99 ACK latency, the engine's peak RSS and
+its CPU time per message (steadier than the rates on a shared machine).
 Each connection sends one message and waits for its ACK, as an EHR interface does. The channel
 sets MSH-4 and writes every message to a file destination (fsync'd, atomic).
 """
@@ -24,13 +25,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.engine_run import drop_schema, p50_p99_ms, peak_rss_mb  # noqa: E402
+from benchmarks.engine_run import cpu_seconds, drop_schema, p50_p99_ms, peak_rss_mb  # noqa: E402
 from tests.e2e.engine_process import EngineProcess, free_port  # noqa: E402
 
+# --receive-only: every message is stored as filtered (ACK AA) and nothing is delivered
+RECEIVE_ONLY = """filters:
+  - use: transforms.hl7v2:message_type_in
+    with: {types: ["ZZZ^Z99"]}
+"""
 CHANNEL = """\
 name: bench
 source: {{type: mllp, host: 127.0.0.1, port: {port}}}
-transforms:
+{filters}transforms:
   - use: transforms.hl7v2:set_field
     with: {{path: MSH-4, value: PLEXUS}}
 destinations:
@@ -99,19 +105,35 @@ async def _drive_all(engines: list[tuple[EngineProcess, int]], connections: int,
     return time.perf_counter() - started, [x for _, lat in results for x in lat]
 
 
+def _cpu(engines: list[tuple[EngineProcess, int]]) -> tuple[float, float]:
+    """User and system CPU seconds of all engines."""
+    times = [cpu_seconds(e.proc.pid) for e, _ in engines]  # type: ignore[union-attr]
+    return sum(u for u, _ in times), sum(s for _, s in times)
+
+
 def _measure(engines: list[tuple[EngineProcess, int]], args: argparse.Namespace
-             ) -> tuple[float, list[float], float, int]:
+             ) -> tuple[float, list[float], float, int, tuple[float, float]]:
+    """ACK time, ACK latencies, delivery time, messages and engine CPU (user, system) per
+    message."""
     first = engines[0][0]
     asyncio.run(_drive_all(engines, min(args.connections, 4), args.warmup, "W"))
-    first.wait_for(lambda: _sent(engines) >= args.warmup, timeout=120, what="warm-up delivery")
+    if args.receive_only:
+        time.sleep(1.0)
+    else:
+        first.wait_for(lambda: _sent(engines) >= args.warmup, timeout=120,
+                       what="warm-up delivery")
     base = _sent(engines)
+    cpu = _cpu(engines)
     per_conn = args.messages // args.connections
     total = per_conn * args.connections
     started = time.perf_counter()
     elapsed, latencies = asyncio.run(_drive_all(engines, args.connections, total, "B"))
-    while _sent(engines) < base + total:
+    while not args.receive_only and _sent(engines) < base + total:
         time.sleep(0.05)
-    return elapsed, latencies, time.perf_counter() - started, total
+    delivered = time.perf_counter() - started
+    user, system = _cpu(engines)
+    return elapsed, latencies, delivered, total, ((user - cpu[0]) / total,
+                                                  (system - cpu[1]) / total)
 
 
 def main() -> None:
@@ -127,6 +149,9 @@ def main() -> None:
                         help="sqlite: group commits in a writer thread (store.commit_thread)")
     parser.add_argument("--no-file-fsync", action="store_true",
                         help="diagnosis only: do not fsync delivered files")
+    parser.add_argument("--receive-only", action="store_true",
+                        help="diagnosis only: filter every message (stored, ACKed, not "
+                             "delivered) to measure the receive path alone")
     args = parser.parse_args()
 
     if args.nodes > 1 and args.store != "postgres":
@@ -145,13 +170,14 @@ def main() -> None:
                         if args.store == "postgres" else
                         f"store: {{commit_thread: {str(args.commit_thread).lower()}}}\n")
             engines.append((EngineProcess(
-                work / f"node{n}", {"bench": CHANNEL.format(port=port, out=out,
-                                                            fsync=not args.no_file_fsync)},
+                work / f"node{n}", {"bench": CHANNEL.format(
+                    port=port, out=out, fsync=not args.no_file_fsync,
+                    filters=RECEIVE_ONLY if args.receive_only else "")},
                 log_level="warning", settings=settings), port))
         try:
             for engine, _ in engines:
                 engine.start()
-            elapsed, latencies, delivered_elapsed, total = _measure(engines, args)
+            elapsed, latencies, delivered_elapsed, total, cpu = _measure(engines, args)
             rss = max(peak_rss_mb(e.proc.pid) for e, _ in engines)  # type: ignore[union-attr]
             stages = {stage: sum(_mean_ms(e, stage) for e, _ in engines) / len(engines)
                       for stage in ("receive", "deliver")}
@@ -162,7 +188,7 @@ def main() -> None:
                 engine.__exit__(None)
             if args.store == "postgres":
                 drop_schema(dsn, schema)
-        files = sum(1 for _ in os.scandir(out))
+        files = sum(1 for _ in os.scandir(out)) if out.exists() else 0
     p50, p99 = p50_p99_ms(latencies)
     print(f"connections={args.connections} messages={total} store={args.store} "
           f"nodes={args.nodes}")
@@ -170,6 +196,8 @@ def main() -> None:
     print(f"delivered_rate={total / delivered_elapsed:,.0f} msg/s (end to end, file destination)")
     print(f"ack_latency_p50={p50:.2f} ms ack_latency_p99={p99:.2f} ms")
     print(f"peak_rss={rss:.1f} MB files_written={files}")
+    print(f"engine_cpu={sum(cpu) * 1e6:.0f} us per message (user {cpu[0] * 1e6:.0f} + system "
+          f"{cpu[1] * 1e6:.0f}, all threads)")
     print("mean stage time: " + " ".join(f"{k}={v:.2f} ms" for k, v in stages.items()))
     print(f"store transactions={batches:,.0f} ops={ops:,.0f} "
           f"mean ops per transaction={ops / max(1.0, batches):.1f}")

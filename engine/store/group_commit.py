@@ -13,12 +13,13 @@ Two ways to run the transaction, same contract:
   with two or more, one collects the next batch while another waits for its COMMIT. Their
   transactions are concurrent, as those of several nodes are (the store is built for that).
 
-Ops of one kind may share a statement: neighbouring ops with the same `run_many` run as
-one unit (PostgreSQL ingests all messages of a batch in one INSERT).
+Ops of one kind may share statements: neighbouring ops with the same `run_many` run as
+one unit (both backends ingest all messages of a batch with a few statements).
 
-A failing op must fail alone. SQLite isolates each op of a batch in a savepoint (free, in
-process); over a network each savepoint costs two round trips, so there ops run bare and,
-only if one fails, the batch is rolled back and every op retried in its own transaction.
+A failing op must fail alone. SQLite runs each unit of a batch in a savepoint (free, in
+process) and, if a shared unit fails, runs its ops again one by one; over a network each
+savepoint costs two round trips, so there ops run bare and, only if one fails, the batch
+is rolled back and every op retried in its own transaction.
 """
 
 from __future__ import annotations
@@ -201,7 +202,7 @@ class GroupCommitter:
                 # one op failed and took the transaction with it: retry each on its own
                 results = [r for item in batch for r in self._run(conn, [item], False)[0]]
         else:
-            # savepoints isolate ops from each other; a batch of one needs none
+            # savepoints isolate units from each other; a batch of one needs none
             results = self._run(conn, batch, isolate=len(batch) > 1)[0]
         self.batches += 1
         self.ops += len(batch)
@@ -210,30 +211,28 @@ class GroupCommitter:
 
     def _run(self, conn: Transactional, batch: list[tuple[Op, Deferred[Any], bool]],
              isolate: bool) -> tuple[list[Result], bool]:
-        """Run a batch in one transaction; also says whether an op (not the commit) failed."""
+        """Run a batch in one transaction; also says whether an op (not the commit) failed.
+
+        With isolate, each unit runs in a savepoint; a shared unit that fails is rolled
+        back and its ops run again one by one, so only the failing op fails.
+        """
         results: list[Result] = []
         op_failed = False
         try:
             conn.begin(any(durable for _, _, durable in batch))
-            for unit in ([[item] for item in batch] if isolate else _coalesced(batch)):
-                if isolate:
-                    conn.savepoint()
-                try:
-                    values = _call(conn, [op for op, _, _ in unit])
-                except Exception as exc:  # one bad op must not sink the batch
-                    failed = StoreError(f"store write failed: {exc}")
-                    failed.__cause__ = exc
-                    results.extend((d, False, failed) for _, d, _ in unit)
+            for unit in _coalesced(batch):
+                failure = _run_unit(conn, unit, results, isolate)
+                if failure is not None and isolate and len(unit) > 1:
+                    for item in unit:
+                        single = _run_unit(conn, [item], results, True)
+                        if single is not None:
+                            results.append((item[1], False, single))
+                            op_failed = True
+                elif failure is not None:
+                    results.extend((d, False, failure) for _, d, _ in unit)
                     op_failed = True
-                    if isolate:
-                        conn.rollback_to_savepoint()
-                    elif len(batch) > 1:
+                    if not isolate and len(batch) > 1:
                         break  # the transaction is lost: the caller retries op by op
-                else:
-                    if isolate:
-                        conn.release_savepoint()
-                    results.extend((d, True, v) for (_, d, _), v in zip(unit, values,
-                                                                        strict=True))
             if isolate or not op_failed:
                 conn.commit()
             else:
@@ -247,6 +246,25 @@ class GroupCommitter:
             error = StoreError(f"store commit failed: {exc}")
             return [(d, False, error) for _, d, _ in batch], False
         return results, op_failed
+
+
+def _run_unit(conn: Transactional, unit: list[tuple[Op, Deferred[Any], bool]],
+              results: list[Result], guard: bool) -> StoreError | None:
+    """Run one unit (in a savepoint when guarded); its error, or None with results added."""
+    if guard:
+        conn.savepoint()
+    try:
+        values = _call(conn, [op for op, _, _ in unit])
+    except Exception as exc:  # one bad op must not sink the batch
+        if guard:
+            conn.rollback_to_savepoint()
+        failed = StoreError(f"store write failed: {exc}")
+        failed.__cause__ = exc
+        return failed
+    if guard:
+        conn.release_savepoint()
+    results.extend((d, True, v) for (_, d, _), v in zip(unit, values, strict=True))
+    return None
 
 
 def _coalesced(batch: list[tuple[Op, Deferred[Any], bool]]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import sqlite3
 import threading
@@ -13,7 +12,7 @@ from typing import Any
 from twisted.internet.defer import Deferred
 
 from ..errors import StoreError
-from . import queries
+from . import queries, sqlite_sql
 from .base import (
     IngestRecord,
     IngestResult,
@@ -21,16 +20,12 @@ from .base import (
     Outcome,
     QueueItem,
     QueueStats,
-    ResourceWrite,
     Store,
     StoredResource,
 )
 from .group_commit import GroupCommitter
 from .schema import SCHEMA_VERSION, SQLITE_SCHEMA
 
-_OUTCOME = queries.outcome_sql(
-    "?", "INSERT OR REPLACE INTO contents (message_id, stage, part, content_type, content) "
-         "SELECT message_id, ?, part, ?, ? FROM deliveries WHERE id = ?")
 _PRUNE_CONTENT = queries.prune_content_sql("= ?", "1")
 _PURGE = queries.purge_sql("= ?")
 
@@ -74,6 +69,22 @@ class _Conn:
 
     def close(self) -> None:
         self.db.close()
+
+
+class _IngestOp:
+    """A group-commit op; the ingests waiting in one batch share their statements."""
+
+    __slots__ = ("record",)
+
+    def __init__(self, record: IngestRecord) -> None:
+        self.record = record
+
+    def __call__(self, conn: _Conn) -> IngestResult:
+        return sqlite_sql.ingest_many(conn.db, [self.record])[0]
+
+    @staticmethod
+    def run_many(conn: _Conn, ops: list[_IngestOp]) -> list[IngestResult]:
+        return sqlite_sql.ingest_many(conn.db, [op.record for op in ops])
 
 
 class SqliteStore(Store):
@@ -156,17 +167,19 @@ class SqliteStore(Store):
     # -- writes ----------------------------------------------------------------------
     def ingest(self, record: IngestRecord) -> Deferred[IngestResult]:
         """Commit the message, its stages and queue rows in the next group commit."""
-        return self._submit(lambda db: _ingest(db, record))
+        if self._committer is None:
+            raise RuntimeError("store opened without a reactor: writes are not available")
+        return self._committer.submit(_IngestOp(record))
 
     def claim(self, channel: str, destination: str, limit: int, ordered: bool,
               lease_seconds: float) -> Deferred[list[QueueItem]]:
         """Lease due rows (ordered queues: only a due head and what follows it)."""
-        return self._submit(lambda db: _claim(db, channel, destination, limit, ordered,
-                                              lease_seconds), durable=False)
+        return self._submit(lambda db: sqlite_sql.claim(db, channel, destination, limit, ordered,
+                                                       lease_seconds), durable=False)
 
     def complete(self, outcomes: list[Outcome]) -> Deferred[None]:
         """Write back a batch of attempt outcomes."""
-        return self._submit(lambda db: _complete(db, outcomes), durable=False)
+        return self._submit(lambda db: sqlite_sql.complete(db, outcomes), durable=False)
 
     def next_number(self, name: str, count: int = 1) -> Deferred[int]:
         """Reserve numbers of a persistent counter, committed with the next group commit."""
@@ -279,112 +292,6 @@ class _write:
 
     def __exit__(self, exc_type: Any, *_: Any) -> None:
         self.db.execute("ROLLBACK" if exc_type else "COMMIT")
-
-
-def _ingest(db: sqlite3.Connection, r: IngestRecord) -> IngestResult:
-    duplicate_of = None
-    status = r.status
-    if r.idempotency_key and r.status != "error":
-        found = db.execute(
-            "SELECT id FROM messages WHERE idempotency_key = ? AND channel = ? AND "
-            "received_at >= ? AND status IN ('received', 'filtered') ORDER BY id LIMIT 1",
-            (r.idempotency_key, r.channel, r.received_at - r.duplicate_window)).fetchone()
-        if found:
-            duplicate_of = found[0]
-            status = "duplicate"
-    cur = db.execute(
-        "INSERT INTO messages (channel, received_at, status, content_type, correlation_id, "
-        "business_key, idempotency_key, duplicate_of, error, metadata) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (r.channel, r.received_at, status, r.content_type, r.correlation_id, r.business_key,
-         r.idempotency_key, duplicate_of, r.error,
-         json.dumps(r.metadata, separators=(",", ":")) if r.metadata else None))
-    message_id = cur.lastrowid
-    assert message_id is not None
-    stages = r.stages if duplicate_of is None else [s for s in r.stages if s.stage == "raw"]
-    db.executemany(
-        "INSERT INTO contents (message_id, stage, part, content_type, content) "
-        "VALUES (?, ?, ?, ?, ?)",
-        [(message_id, s.stage, s.part, s.content_type, s.content) for s in stages])
-    handed_off: list[tuple[int, int, str]] = []
-    if duplicate_of is None and status != "error":
-        for resource in r.resources:
-            _write_resource(db, r.channel, message_id, r.received_at, resource)
-    if duplicate_of is None:
-        for part, dest in r.destinations:
-            lease = r.handoff.get(dest)
-            cur = db.execute(
-                "INSERT INTO deliveries (message_id, part, channel, destination, status, "
-                "attempts, next_attempt_at, lease_until, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, 'queued', 0, 0, ?, ?, ?)",
-                (message_id, part, r.channel, dest,
-                 r.received_at + lease if lease is not None else 0,
-                 r.received_at, r.received_at))
-            if lease is not None:
-                handed_off.append((cur.lastrowid, part, dest))  # type: ignore[arg-type]
-    return IngestResult(message_id, duplicate_of, handed_off)
-
-
-def _write_resource(db: sqlite3.Connection, channel: str, message_id: int, at: float,
-                    w: ResourceWrite) -> None:
-    if w.version == 1:
-        written = db.execute(
-            "INSERT OR IGNORE INTO resources (channel, resource_type, resource_id, version, "
-            "message_id, content, updated_at) VALUES (?, ?, ?, 1, ?, ?, ?)",
-            (channel, w.resource_type, w.resource_id, message_id, w.content, at)).rowcount
-    else:
-        written = db.execute(
-            "UPDATE resources SET version = ?, message_id = ?, content = ?, updated_at = ? "
-            "WHERE channel = ? AND resource_type = ? AND resource_id = ? AND version = ?",
-            (w.version, message_id, w.content, at, channel, w.resource_type, w.resource_id,
-             w.version - 1)).rowcount
-    if not written:
-        raise queries.resource_conflict(w)
-    if w.dropped_keys:
-        db.executemany("DELETE FROM resource_keys WHERE channel = ? AND key = ? AND "
-                       "resource_type = ? AND resource_id = ?",
-                       [(channel, key, w.resource_type, w.resource_id)
-                        for key in w.dropped_keys])
-    db.executemany("INSERT OR IGNORE INTO resource_keys (channel, key, resource_type, "
-                   "resource_id) VALUES (?, ?, ?, ?)",
-                   [(channel, key, w.resource_type, w.resource_id) for key in w.keys])
-
-
-def _claim(db: sqlite3.Connection, channel: str, destination: str, limit: int, ordered: bool,
-           lease_seconds: float) -> list[QueueItem]:
-    now = time.time()
-    if ordered:
-        rows = db.execute(
-            "SELECT id, next_attempt_at, lease_until FROM deliveries WHERE channel = ? AND "
-            "destination = ? AND status = 'queued' ORDER BY id LIMIT ?",
-            (channel, destination, limit)).fetchall()
-        ids = []
-        for delivery_id, next_at, lease_until in rows:
-            if next_at > now or lease_until > now:
-                break
-            ids.append(delivery_id)
-    else:
-        ids = [r[0] for r in db.execute(
-            "SELECT id FROM deliveries WHERE channel = ? AND destination = ? AND "
-            "status = 'queued' AND next_attempt_at <= ? AND lease_until <= ? ORDER BY id LIMIT ?",
-            (channel, destination, now, now, limit))]
-    if not ids:
-        return []
-    marks = ",".join("?" * len(ids))
-    db.execute(f"UPDATE deliveries SET lease_until = ? WHERE id IN ({marks})",
-               [now + lease_seconds, *ids])
-    rows = db.execute(
-        "SELECT d.id, d.message_id, d.part, d.attempts, m.correlation_id, c.content_type, "
-        "c.content, m.received_at, m.metadata FROM deliveries d "
-        "JOIN messages m ON m.id = d.message_id "
-        "LEFT JOIN contents c ON c.message_id = d.message_id AND c.stage = 'transformed' "
-        "AND c.part = d.part "
-        f"WHERE d.id IN ({marks}) ORDER BY d.id", ids).fetchall()
-    return queries.queue_items(rows, channel, destination)
-
-
-def _complete(db: sqlite3.Connection, outcomes: list[Outcome]) -> None:
-    queries.write_outcomes(db.execute, _OUTCOME, outcomes, time.time())
 
 
 def _derived_status(db: sqlite3.Connection, ids: list[int]) -> dict[int, str]:

@@ -1,9 +1,9 @@
 """File destination: write each message to its own file, atomically, in a directory.
 
 The bytes go to a hidden temp file (``.<name>.<random>.tmp``) in the target directory,
-are flushed and fsynced, then renamed over the final name, and the directory is fsynced:
-a reader polling the directory sees either no file or the complete file, never a part.
-Disk I/O runs in the reactor's thread pool so the reactor never blocks on it.
+are made durable, then renamed over the final name, and the directory is fsynced: a reader
+polling the directory sees either no file or the complete file, never a part. Files sent
+at the same time share one flush (see batch_writer.py).
 
 Outcome rules: an OSError (disk full, I/O error, permission denied, missing or bad
 directory...) is retryable, because the disk or its permissions may be fixed; an
@@ -16,19 +16,18 @@ from __future__ import annotations
 import errno
 import os
 import re
-import secrets
 import string
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
-from twisted.internet import defer, threads
-from twisted.python.failure import Failure
 
 from engine.connector import ConnectorContext, DestinationConfig
 from engine.errors import PermanentDeliveryError, RetryableDeliveryError
 from engine.message import Message
+
+from .batch_writer import BatchWriter, FileExists
 
 TEMPLATE_FIELDS = ("correlation_id", "message_id", "channel", "destination", "timestamp", "ext")
 _EXTENSIONS = {
@@ -128,136 +127,6 @@ class FileDestinationConfig(DestinationConfig):
         return value
 
 
-class _Exists(Exception):
-    """The final file exists and overwrite is off."""
-
-
-def _fsync_directory(directory: str) -> None:
-    """Make a rename in `directory` durable."""
-    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomically(directory: str, name: str, data: bytes, *, fsync: bool = True,
-                     overwrite: bool = True, create_directory: bool = True,
-                     sync_directory: bool | None = None) -> str:
-    """Write data to directory/name via a temp file and a rename; returns the final path."""
-    if create_directory:
-        os.makedirs(directory, exist_ok=True)
-    final = os.path.join(directory, name)
-    if not overwrite and os.path.lexists(final):
-        raise _Exists(final)
-    temp = os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0),
-                 0o666)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            if fsync:
-                os.fsync(handle.fileno())
-        if overwrite:
-            os.replace(temp, final)
-        else:
-            _publish_no_clobber(temp, final)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        raise
-    if fsync if sync_directory is None else sync_directory:
-        _fsync_directory(directory)
-    return final
-
-
-class WriteBatcher:
-    """Writes the files waiting at a moment in one worker-thread call.
-
-    One thread hand-off and one directory fsync serve the whole batch; a thread hand-off per
-    file measured more than the write itself here (GIL and wake-ups), so sends that overlap
-    share them, the way received messages share a group commit.
-    """
-
-    def __init__(self, reactor: Any, directory: str, *, fsync: bool, overwrite: bool,
-                 create_directory: bool, max_batch: int = 64, parallel: int = 4) -> None:
-        self._reactor = reactor
-        self._directory = directory
-        self._fsync = fsync
-        self._overwrite = overwrite
-        self._create_directory = create_directory
-        self._max_batch = max_batch
-        self._parallel = parallel  # jobs at once, so their fsyncs overlap
-        self._jobs = 0
-        self._pending: list[tuple[str, bytes, defer.Deferred[str]]] = []
-
-    def write(self, name: str, data: bytes) -> defer.Deferred[str]:
-        """Fires with the final path once the file (and its directory entry) is durable."""
-        d: defer.Deferred[str] = defer.Deferred()
-        self._pending.append((name, data, d))
-        if self._jobs < self._parallel:
-            self._start()
-        return d
-
-    def _start(self) -> None:
-        self._jobs += 1
-        batch = self._pending[:self._max_batch]
-        del self._pending[:self._max_batch]
-        job = threads.deferToThreadPool(self._reactor, self._reactor.getThreadPool(),
-                                        self._write_all, [(n, data) for n, data, _ in batch])
-
-        def finished(results: Any) -> None:
-            self._jobs -= 1
-            for index, (_, _, d) in enumerate(batch):
-                outcome = results if isinstance(results, Failure) else results[index]
-                if isinstance(outcome, Failure | BaseException):
-                    d.errback(outcome)
-                else:
-                    d.callback(outcome)
-            if self._pending and self._jobs < self._parallel:
-                self._start()
-
-        job.addBoth(finished)
-
-    def _write_all(self, items: list[tuple[str, bytes]]) -> list[str | BaseException]:
-        """Runs in a worker thread: every file, then one directory fsync."""
-        results: list[str | BaseException] = []
-        for name, data in items:
-            try:
-                results.append(write_atomically(
-                    self._directory, name, data, fsync=self._fsync, overwrite=self._overwrite,
-                    create_directory=self._create_directory, sync_directory=False))
-            except Exception as exc:  # noqa: BLE001 - reported to that file's sender
-                results.append(exc)
-        if self._fsync and any(isinstance(r, str) for r in results):
-            try:
-                _fsync_directory(self._directory)
-            except OSError as exc:
-                results = [exc if isinstance(r, str) else r for r in results]
-        return results
-
-
-def _publish_no_clobber(temp: str, final: str) -> None:
-    """Move temp to final unless final exists (atomically where hard links work)."""
-    try:
-        os.link(temp, final)
-    except FileExistsError:
-        raise _Exists(final) from None
-    except OSError as exc:
-        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK,
-                             errno.ENOSYS):
-            raise
-        # No hard links on this file system: check, then rename (a small race remains).
-        if os.path.lexists(final):
-            raise _Exists(final) from None
-        os.replace(temp, final)
-        return
-    os.unlink(temp)
-
-
 def _timestamp(now: datetime | None) -> str:
     """UTC YYYYMMDDTHHMMSSffffff of `now` (default: the current time)."""
     return (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%S%f")
@@ -288,7 +157,7 @@ class FileDestination:
         self._template_fields = {field for _, field, _, _ in
                                  string.Formatter().parse(config.filename)
                                  if field in _TEMPLATE_VALUES}
-        self._writer = WriteBatcher(self._reactor, self._directory, fsync=config.fsync,
+        self._writer = BatchWriter(self._reactor, self._directory, fsync=config.fsync,
                                     overwrite=config.overwrite,
                                     create_directory=config.create_directory)
 
@@ -314,7 +183,7 @@ class FileDestination:
         name = self.filename_for(message)
         try:
             final = await self._writer.write(name, message.content)
-        except _Exists as exc:
+        except FileExists as exc:
             raise PermanentDeliveryError(
                 f"{exc.args[0]} already exists and overwrite is false") from None
         except OSError as exc:

@@ -1,7 +1,8 @@
-"""FileDestination: atomic writes in the reactor's thread pool, naming, and failures."""
+"""FileDestination: atomic batched writes, naming, and failures."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
@@ -234,30 +235,81 @@ def test_unknown_field_error_names_the_field() -> None:
 
 def test_overlapping_sends_share_batches_and_fail_alone(reactor_thread: Any,
                                                         tmp_path: Path) -> None:
-    """Sends started together are written by a few batched jobs; one failure stays its own."""
-    from twisted.internet import defer
-
+    """Sends started together share one flush job; one failure stays its own."""
     (tmp_path / "taken.hl7").write_bytes(b"old")
     dest = make_dest(reactor_thread, tmp_path, overwrite=False)
-    jobs: list[int] = []
-    real = dest._writer._write_all
-
-    def counting(items: list[tuple[str, bytes]]) -> list[Any]:
-        jobs.append(len(items))
-        return real(items)
-
-    dest._writer._write_all = counting  # type: ignore[method-assign]
+    jobs = _count_flush_jobs(dest)
     ids = [f"m{i}" for i in range(20)] + ["taken"]
+    results = _send_together(dest, ids)
+    assert [ok for ok, _ in results] == [True] * 20 + [False]
+    assert isinstance(results[-1][1].value, PermanentDeliveryError)
+    assert jobs == [20]  # one batch, one flush; the refused file never got a temp file
+    assert (tmp_path / "taken.hl7").read_bytes() == b"old"
+    for i in ids[:-1]:
+        assert (tmp_path / f"{i}.hl7").read_bytes() == f"MSG {i}".encode()
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+def test_a_failed_flush_fails_its_batch_retryably_and_leaves_no_file(
+        reactor_thread: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """EIO from the flush: every file of the batch is retried later, none is published."""
+    from protocols.file import batch_writer
+
+    def failing(directory: str, paths: list[str]) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(batch_writer, "flush_files", failing)
+    dest = make_dest(reactor_thread, tmp_path)
+    results = _send_together(dest, ["a", "b", "c"])
+    assert [ok for ok, _ in results] == [False] * 3
+    assert all(isinstance(f.value, RetryableDeliveryError) and "EIO" in str(f.value)
+               for _, f in results)
+    assert os.listdir(tmp_path) == []
+    monkeypatch.undo()
+    assert all(ok for ok, _ in _send_together(dest, ["a", "b", "c"]))
+    assert sorted(os.listdir(tmp_path)) == ["a.hl7", "b.hl7", "c.hl7"]
+
+
+def test_without_syncfs_each_file_is_fsynced(reactor_thread: Any, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where there is no syncfs (not Linux), the batch fsyncs each temp file instead."""
+    from protocols.file import batch_writer
+
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def recording(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(batch_writer, "_SYNCFS", None)
+    monkeypatch.setattr(batch_writer.os, "fsync", recording)
+    dest = make_dest(reactor_thread, tmp_path)
+    assert all(ok for ok, _ in _send_together(dest, ["x", "y"]))
+    temps = [os.path.basename(p) for p in synced if p.endswith(".tmp")]
+    assert len(temps) == 2 and {t.split(".")[1] for t in temps} == {"x", "y"}
+    assert str(tmp_path) in synced  # and the directory, for the renames
+
+
+def _count_flush_jobs(dest: FileDestination) -> list[int]:
+    jobs: list[int] = []
+    real = dest._writer._flush_and_publish
+
+    def counting(written: list[Any]) -> list[Any]:
+        jobs.append(len(written))
+        return real(written)
+
+    dest._writer._flush_and_publish = counting  # type: ignore[method-assign]
+    return jobs
+
+
+def _send_together(dest: FileDestination, ids: list[str]) -> list[tuple[bool, Any]]:
+    """Start one send per id in the same reactor turn; each (ok, result or failure)."""
+    from twisted.internet import defer
 
     async def send_all() -> list[tuple[bool, Any]]:
         sends = [defer.ensureDeferred(dest.send(msg(f"MSG {i}".encode(), correlation_id=i)))
                  for i in ids]
         return await defer.DeferredList(sends, consumeErrors=True)
 
-    results = run_coroutine(send_all)
-    assert [ok for ok, _ in results] == [True] * 20 + [False]
-    assert isinstance(results[-1][1].value, PermanentDeliveryError)
-    assert sum(jobs) == 21 and len(jobs) < 21  # batched: fewer thread jobs than files
-    assert (tmp_path / "taken.hl7").read_bytes() == b"old"
-    for i in ids[:-1]:
-        assert (tmp_path / f"{i}.hl7").read_bytes() == f"MSG {i}".encode()
+    return run_coroutine(send_all)
