@@ -69,6 +69,10 @@ class Message:
         """The content decoded with the message's encoding."""
         return self.content.decode(self.encoding, errors="replace")
 
+    def use_parsed(self, hl7: Hl7Message) -> None:
+        """Take `hl7`, the parse of this content, as the HL7 view (saves parsing it again)."""
+        self._hl7 = hl7
+
     @property
     def hl7(self) -> Hl7Message:
         """The HL7 v2 view of the content, parsed on first use; raises ParseError."""

@@ -87,6 +87,23 @@ class _IngestOp:
         return sqlite_sql.ingest_many(conn.db, [op.record for op in ops])
 
 
+class _CompleteOp:
+    """A group-commit op; the outcomes waiting in one batch share their statements."""
+
+    __slots__ = ("outcomes",)
+
+    def __init__(self, outcomes: list[Outcome]) -> None:
+        self.outcomes = outcomes
+
+    def __call__(self, conn: _Conn) -> None:
+        sqlite_sql.complete(conn.db, self.outcomes)
+
+    @staticmethod
+    def run_many(conn: _Conn, ops: list[_CompleteOp]) -> list[None]:
+        sqlite_sql.complete(conn.db, [o for op in ops for o in op.outcomes])
+        return [None] * len(ops)
+
+
 class SqliteStore(Store):
     """Messages, contents and destination queues in one SQLite file."""
 
@@ -178,8 +195,10 @@ class SqliteStore(Store):
                                                        lease_seconds), durable=False)
 
     def complete(self, outcomes: list[Outcome]) -> Deferred[None]:
-        """Write back a batch of attempt outcomes."""
-        return self._submit(lambda db: sqlite_sql.complete(db, outcomes), durable=False)
+        """Write back a batch of attempt outcomes (with those of other workers waiting)."""
+        if self._committer is None:
+            raise RuntimeError("store opened without a reactor: writes are not available")
+        return self._committer.submit(_CompleteOp(outcomes), durable=False)
 
     def next_number(self, name: str, count: int = 1) -> Deferred[int]:
         """Reserve numbers of a persistent counter, committed with the next group commit."""

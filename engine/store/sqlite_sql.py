@@ -177,5 +177,18 @@ def claim(db: sqlite3.Connection, channel: str, destination: str, limit: int, or
 
 
 def complete(db: sqlite3.Connection, outcomes: list[Outcome]) -> None:
-    """Write back a batch of attempt outcomes."""
-    queries.write_outcomes(db.execute, OUTCOME, outcomes, time.time())
+    """Write back outcomes; plain sends and releases of a batch share one statement each."""
+    now = time.time()
+    plain = [(now, o.delivery_id) for o in outcomes
+             if o.status == "sent" and o.counted and o.error is None
+             and o.encoded is None and o.response is None]
+    if plain:
+        db.executemany("UPDATE deliveries SET status = 'sent', attempts = attempts + 1, "
+                       "lease_until = 0, updated_at = ? WHERE id = ?", plain)
+    released = [(o.delivery_id,) for o in outcomes if o.status == "release"]
+    if released:
+        db.executemany(OUTCOME.release, released)
+    if len(plain) + len(released) < len(outcomes):
+        done = {i for _, i in plain} | {i for i, in released}
+        queries.write_outcomes(db.execute, OUTCOME,
+                               [o for o in outcomes if o.delivery_id not in done], now)

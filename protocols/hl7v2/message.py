@@ -105,7 +105,8 @@ class Segment:
 class Hl7Message:
     """A parsed HL7 v2 message; use `parse()`, `get()`, `set()` and `encode()`."""
 
-    __slots__ = ("separators", "_lines", "_fields", "_ids", "modified")
+    __slots__ = ("separators", "_lines", "_fields", "_ids", "modified", "_raw_memo",
+                 "_text_memo")
 
     def __init__(self, lines: list[str], separators: Separators) -> None:
         self.separators = separators
@@ -113,6 +114,14 @@ class Hl7Message:
         self._fields: list[list[str] | None] = [None] * len(lines)
         self._ids: list[str] | None = None
         self.modified = False
+        # get/get_raw by path string: the header fields are read again and again (ACK,
+        # routing, filters); any set clears both
+        self._raw_memo: dict[str, str] = {}
+        self._text_memo: dict[str, str] = {}
+
+    def copy(self) -> Hl7Message:
+        """An independent copy: changing one never changes the other."""
+        return Hl7Message(list(self._lines), self.separators)
 
     # ------------------------------------------------------------------ parsing
     @classmethod
@@ -186,7 +195,10 @@ class Hl7Message:
     # ------------------------------------------------------------------ reading
     def get_raw(self, path: str, default: str = "") -> str:
         """Raw (still escaped) text at `path`; `default` when absent or empty."""
-        return self._raw(parse_path(path), default)
+        value = self._raw_memo.get(path)
+        if value is None:
+            value = self._raw_memo[path] = self._raw(parse_path(path), "")
+        return value or default
 
     def _raw(self, p: Path, default: str) -> str:
         """Raw text of the element named by a parsed path."""
@@ -213,13 +225,15 @@ class Hl7Message:
 
     def get(self, path: str, default: str = "") -> str:
         """Unescaped text at `path` (e.g. PID-3.1, OBX[2]-5, PID-3(2).1); `default` if empty."""
-        p = parse_path(path)
-        value = self._raw(p, "")
-        if not value:
-            return default
-        if self.separators.escape in value and not (p.field <= 2 and p.segment in HEADER_IDS):
-            return unescape(value, self.separators)
-        return value
+        value = self._text_memo.get(path)
+        if value is None:
+            p = parse_path(path)
+            value = self._raw(p, "")
+            if value and self.separators.escape in value and not (
+                    p.field <= 2 and p.segment in HEADER_IDS):
+                value = unescape(value, self.separators)
+            self._text_memo[path] = value
+        return value or default
 
     # ------------------------------------------------------------------ writing
     def set(self, path: str, value: str) -> None:
@@ -258,6 +272,7 @@ class Hl7Message:
             self._lines.append(p.segment)
             self._fields.append(fields)
             ids.append(p.segment)
+            self._forget()
         fields = self._fields_at(pos)
         f = p.field
         old = fields[f] if f < len(fields) else ""
@@ -269,15 +284,18 @@ class Hl7Message:
         fields[f] = new
         self._lines[pos] = _join_fields(fields, seps.field)
         self.modified = True
+        self._forget()
+
+    def _forget(self) -> None:
+        """Drop the values read by path: the message changed."""
+        if self._raw_memo or self._text_memo:
+            self._raw_memo = {}
+            self._text_memo = {}
 
     # ----------------------------------------------------------------- encoding
     def encode(self) -> str:
         """The message as ER7 text: segments joined and terminated by CR."""
         return "\r".join(self._lines) + "\r"
-
-    def copy(self) -> Hl7Message:
-        """An independent copy (re-parsed from the current encoding)."""
-        return Hl7Message.parse(self.encode())
 
     def validate_header(self) -> None:
         """ParseError naming the first missing MSH-9, MSH-10, MSH-11 or MSH-12."""

@@ -236,8 +236,9 @@ class MllpSource:
             message.correlation_id = control_id
         message.business_key = control_id or None
         message.metadata["message_type"] = hl7.message_type
-        # the channel parses its own copy on demand, so transforms never change the header
-        # this ACK is built from
+        # the channel gets its own copy, so transforms never change the header this ACK
+        # is built from
+        message.use_parsed(hl7.copy())
         try:
             hl7.validate_header()
         except ParseError as exc:

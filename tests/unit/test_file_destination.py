@@ -243,7 +243,7 @@ def test_overlapping_sends_share_batches_and_fail_alone(reactor_thread: Any,
     results = _send_together(dest, ids)
     assert [ok for ok, _ in results] == [True] * 20 + [False]
     assert isinstance(results[-1][1].value, PermanentDeliveryError)
-    assert jobs == [20]  # one batch, one flush; the refused file never got a temp file
+    assert jobs == [21]  # one batch: one thread job, one flush
     assert (tmp_path / "taken.hl7").read_bytes() == b"old"
     for i in ids[:-1]:
         assert (tmp_path / f"{i}.hl7").read_bytes() == f"MSG {i}".encode()
@@ -272,7 +272,7 @@ def test_a_failed_flush_fails_its_batch_retryably_and_leaves_no_file(
 
 def test_without_syncfs_each_file_is_fsynced(reactor_thread: Any, tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    """Where there is no syncfs (not Linux), the batch fsyncs each temp file instead."""
+    """Where there is no syncfs (not Linux), or for a small batch, each temp file is fsynced."""
     from protocols.file import batch_writer
 
     synced: list[str] = []
@@ -293,13 +293,13 @@ def test_without_syncfs_each_file_is_fsynced(reactor_thread: Any, tmp_path: Path
 
 def _count_flush_jobs(dest: FileDestination) -> list[int]:
     jobs: list[int] = []
-    real = dest._writer._flush_and_publish
+    real = dest._writer._write_all
 
-    def counting(written: list[Any]) -> list[Any]:
-        jobs.append(len(written))
-        return real(written)
+    def counting(items: list[Any]) -> list[Any]:
+        jobs.append(len(items))
+        return real(items)
 
-    dest._writer._flush_and_publish = counting  # type: ignore[method-assign]
+    dest._writer._write_all = counting  # type: ignore[method-assign]
     return jobs
 
 
