@@ -45,6 +45,7 @@ destinations:
     directory: {out}
     filename: "{{correlation_id}}.hl7"
     fsync: {fsync}
+    max_in_flight: {in_flight}
 """
 
 MESSAGE = (
@@ -149,6 +150,8 @@ def main() -> None:
                         help="sqlite: group commits in a writer thread (store.commit_thread)")
     parser.add_argument("--no-file-fsync", action="store_true",
                         help="diagnosis only: do not fsync delivered files")
+    parser.add_argument("--in-flight", type=int, default=8,
+                        help="the file destination's max_in_flight (files written at once)")
     parser.add_argument("--receive-only", action="store_true",
                         help="diagnosis only: filter every message (stored, ACKed, not "
                              "delivered) to measure the receive path alone")
@@ -171,7 +174,7 @@ def main() -> None:
                         f"store: {{commit_thread: {str(args.commit_thread).lower()}}}\n")
             engines.append((EngineProcess(
                 work / f"node{n}", {"bench": CHANNEL.format(
-                    port=port, out=out, fsync=not args.no_file_fsync,
+                    port=port, out=out, fsync=not args.no_file_fsync, in_flight=args.in_flight,
                     filters=RECEIVE_ONLY if args.receive_only else "")},
                 log_level="warning", settings=settings), port))
         try:

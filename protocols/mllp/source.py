@@ -222,7 +222,8 @@ class MllpSource:
             hl7 = Hl7Message.parse(text)
         except ParseError as exc:
             return await self._reject(message, None, exc, text, "100")
-        if len(hl7.segments("MSH")) > 1 or {"BHS", "BTS", "FHS", "FTS"} & set(hl7.segment_ids):
+        ids = hl7.segment_ids
+        if ids.count("MSH") > 1 or not _BATCH_IDS.isdisjoint(ids):
             return await self._reject(message, None, RejectedError(
                 "the frame holds more than one message or a batch segment; send one message "
                 "per frame", "MSH"), text, "100")
@@ -324,6 +325,9 @@ class MllpSource:
         message = Message(event.prefix, "hl7v2", metadata={"source": peer, "truncated": True},
                           correlation_id=hl7.control_id if hl7 and hl7.control_id else None)
         return defer.ensureDeferred(self._reject(message, hl7, error, text, "207"))
+
+
+_BATCH_IDS = frozenset(("BHS", "BTS", "FHS", "FTS"))
 
 
 def _wants_ack(hl7: Hl7Message, outcome: str) -> bool:
