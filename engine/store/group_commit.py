@@ -56,6 +56,30 @@ class Transactional(Protocol):
 _STOP = object()
 
 
+class ListOp:
+    """An op that writes a list of items with `write(conn, items)` and has no result; the
+    ListOps waiting in one batch run as one call on all their items (delivery outcomes)."""
+
+    __slots__ = ("write", "items")
+
+    def __init__(self, write: Callable[[Any, list[Any]], None], items: list[Any]) -> None:
+        self.write = write
+        self.items = items
+
+    def __call__(self, conn: Any) -> None:
+        self.write(conn, self.items)
+
+    @staticmethod
+    def run_many(conn: Any, ops: list[ListOp]) -> list[None]:
+        write = ops[0].write
+        if all(op.write is write for op in ops):
+            write(conn, [item for op in ops for item in op.items])
+        else:
+            for op in ops:
+                op(conn)
+        return [None] * len(ops)
+
+
 class GroupCommitter:
     """Owns the write connection; batches ops from any number of callers."""
 

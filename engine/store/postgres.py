@@ -23,7 +23,7 @@ from .base import (
     Store,
     StoredResource,
 )
-from .group_commit import GroupCommitter
+from .group_commit import GroupCommitter, ListOp
 from .pg_schema import PG_SCHEMA, PG_SCHEMA_VERSION
 
 log = logging.getLogger("plexus.store")
@@ -138,6 +138,10 @@ class _IngestOp:
         return pg_sql.ingest_many(conn.cur, [op.record for op in ops], ops[0].node)
 
 
+def _complete(conn: _Conn, outcomes: list[Outcome]) -> None:
+    pg_sql.complete(conn.cur, outcomes)
+
+
 class PostgresStore(Store):
     """Messages, contents and destination queues in one PostgreSQL schema, shared by nodes."""
 
@@ -229,8 +233,10 @@ class PostgresStore(Store):
                             durable=False)
 
     def complete(self, outcomes: list[Outcome]) -> Deferred[None]:
-        """Write back a batch of attempt outcomes."""
-        return self._submit(lambda cur: pg_sql.complete(cur, outcomes), durable=False)
+        """Write back a batch of attempt outcomes (with those of other workers waiting)."""
+        if self._committer is None:
+            raise RuntimeError("store opened without a reactor: writes are not available")
+        return self._committer.submit(ListOp(_complete, outcomes), durable=False)
 
     def next_number(self, name: str, count: int = 1) -> Deferred[int]:
         """Reserve numbers of a persistent counter shared by every node."""

@@ -23,7 +23,7 @@ from .base import (
     Store,
     StoredResource,
 )
-from .group_commit import GroupCommitter
+from .group_commit import GroupCommitter, ListOp
 from .schema import SCHEMA_VERSION, SQLITE_SCHEMA
 
 _PRUNE_CONTENT = queries.prune_content_sql("= ?", "1")
@@ -87,21 +87,8 @@ class _IngestOp:
         return sqlite_sql.ingest_many(conn.db, [op.record for op in ops])
 
 
-class _CompleteOp:
-    """A group-commit op; the outcomes waiting in one batch share their statements."""
-
-    __slots__ = ("outcomes",)
-
-    def __init__(self, outcomes: list[Outcome]) -> None:
-        self.outcomes = outcomes
-
-    def __call__(self, conn: _Conn) -> None:
-        sqlite_sql.complete(conn.db, self.outcomes)
-
-    @staticmethod
-    def run_many(conn: _Conn, ops: list[_CompleteOp]) -> list[None]:
-        sqlite_sql.complete(conn.db, [o for op in ops for o in op.outcomes])
-        return [None] * len(ops)
+def _complete(conn: _Conn, outcomes: list[Outcome]) -> None:
+    sqlite_sql.complete(conn.db, outcomes)
 
 
 class SqliteStore(Store):
@@ -198,7 +185,7 @@ class SqliteStore(Store):
         """Write back a batch of attempt outcomes (with those of other workers waiting)."""
         if self._committer is None:
             raise RuntimeError("store opened without a reactor: writes are not available")
-        return self._committer.submit(_CompleteOp(outcomes), durable=False)
+        return self._committer.submit(ListOp(_complete, outcomes), durable=False)
 
     def next_number(self, name: str, count: int = 1) -> Deferred[int]:
         """Reserve numbers of a persistent counter, committed with the next group commit."""

@@ -213,3 +213,38 @@ def test_several_writers_commit_side_by_side_and_stop_cleanly(reactor_thread: An
     assert len(set(commits)) > 1  # more than one writer thread committed
     run_in_reactor(writer.stop)  # returns: every writer took its stop
     assert not writer.alive
+
+
+def test_outcomes_of_several_workers_in_one_batch_share_one_write(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Completes waiting together are written in one call; each delivery gets its own."""
+    from engine.store.base import Outcome
+    from engine.store.group_commit import ListOp
+    from tests.unit.store_suite import claim
+
+    for n in range(4):
+        ingest(store, make_record(correlation_id=f"m{n}"))
+    sent, retried, released, dead = claim(store, limit=4)
+    calls: list[int] = []
+    real = ListOp.run_many
+
+    def counting(conn: Any, ops: list[ListOp]) -> list[None]:
+        calls.append(len(ops))
+        return real(conn, ops)
+
+    monkeypatch.setattr(ListOp, "run_many", staticmethod(counting))
+    results, batches = in_one_batch(store, [
+        lambda: store.complete([Outcome(sent.delivery_id, "sent")]),
+        lambda: store.complete([Outcome(retried.delivery_id, "retry", error="busy",
+                                        next_attempt_at=0.0)]),
+        lambda: store.complete([Outcome(released.delivery_id, "release", counted=False)]),
+        lambda: store.complete([Outcome(dead.delivery_id, "dead", error="AR")]),
+    ])
+    assert all(ok for ok, _ in results) and batches == 2
+    assert calls == [4]
+    states = []
+    for item in (sent, retried, released, dead):
+        (delivery,) = message(store, item.message_id)["deliveries"]
+        states.append((delivery["status"], delivery["attempts"], delivery["last_error"]))
+    assert states == [("sent", 1, None), ("queued", 1, "busy"), ("queued", 0, None),
+                      ("dead", 1, "AR")]
