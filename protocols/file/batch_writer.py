@@ -1,13 +1,15 @@
 """Durable atomic writes of many files at once: temp files, one flush, renames, one dir sync.
 
-Sends that overlap share a batch, the way received messages share a group commit:
-one pool-thread call per batch (not per file: four threads each doing one file's calls
-spent most of their time fighting the reactor for the GIL; file creation itself must stay
-off the reactor, it waits for the journal while other files are being synced) writes each
-file to a hidden temp file (``.<name>.<random>.tmp``) in the target directory, makes them
-all durable with one ``syncfs`` of the file system (Linux, batches of 8 or more; else one
-fsync per file), renames each over its final name and fsyncs the directory once: a reader
-sees no file or a complete one, and a crash leaves no empty final file behind.
+Sends that overlap share a batch, the way received messages share a group commit. One
+pool-thread call per batch writes each file to a hidden temp file (``.<name>.<random>.tmp``)
+in the target directory, makes them all durable with one ``syncfs`` of the file system
+(Linux, batches of 8 or more; else one fsync per file), renames each over its final name
+and fsyncs the directory once: a reader sees no file or a complete one, and a crash leaves
+no empty final file behind.
+
+Why one call per batch: four threads each doing one file's calls spent most of their time
+fighting the reactor for the GIL; and on the reactor itself, under load, an open() measured
+1.1 ms (25 µs alone), waiting on the GIL or the journal.
 A failure is reported to the sender of that file only; a failed flush fails the batch.
 """
 
