@@ -106,27 +106,6 @@ def publish(temp: str, final: str, overwrite: bool) -> None:
         raise
 
 
-def write_atomically(directory: str, name: str, data: bytes, *, fsync: bool = True,
-                     overwrite: bool = True, create_directory: bool = True) -> str:
-    """Write one file via a temp file and a rename (durable when fsync); its final path."""
-    if create_directory:
-        os.makedirs(directory, exist_ok=True)
-    final = os.path.join(directory, name)
-    if not overwrite and os.path.lexists(final):
-        raise FileExists(final)
-    temp = write_temp(directory, name, data)
-    if fsync:
-        try:
-            flush_files(directory, [temp])
-        except BaseException:
-            _unlink_quietly(temp)
-            raise
-    publish(temp, final, overwrite)
-    if fsync:
-        fsync_directory(directory)
-    return final
-
-
 class BatchWriter:
     """Writes the files waiting at a moment as one batch; see the module docstring."""
 
