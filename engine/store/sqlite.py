@@ -163,17 +163,18 @@ class SqliteStore(Store):
             self._local.db = db
         return db
 
-    def _submit(self, op: Any, durable: bool = True) -> Deferred[Any]:
+    def _writer(self) -> GroupCommitter:
         if self._committer is None:
             raise RuntimeError("store opened without a reactor: writes are not available")
-        return self._committer.submit(lambda conn: op(conn.db), durable)
+        return self._committer
+
+    def _submit(self, op: Any, durable: bool = True) -> Deferred[Any]:
+        return self._writer().submit(lambda conn: op(conn.db), durable)
 
     # -- writes ----------------------------------------------------------------------
     def ingest(self, record: IngestRecord) -> Deferred[IngestResult]:
         """Commit the message, its stages and queue rows in the next group commit."""
-        if self._committer is None:
-            raise RuntimeError("store opened without a reactor: writes are not available")
-        return self._committer.submit(_IngestOp(record))
+        return self._writer().submit(_IngestOp(record))
 
     def claim(self, channel: str, destination: str, limit: int, ordered: bool,
               lease_seconds: float) -> Deferred[list[QueueItem]]:
@@ -183,9 +184,7 @@ class SqliteStore(Store):
 
     def complete(self, outcomes: list[Outcome]) -> Deferred[None]:
         """Write back a batch of attempt outcomes (with those of other workers waiting)."""
-        if self._committer is None:
-            raise RuntimeError("store opened without a reactor: writes are not available")
-        return self._committer.submit(ListOp(_complete, outcomes), durable=False)
+        return self._writer().submit(ListOp(_complete, outcomes), durable=False)
 
     def next_number(self, name: str, count: int = 1) -> Deferred[int]:
         """Reserve numbers of a persistent counter, committed with the next group commit."""

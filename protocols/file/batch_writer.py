@@ -49,32 +49,38 @@ _SYNCFS = _load_syncfs()
 SYNCFS_FROM = 8
 
 
-def fsync_directory(directory: str) -> None:
-    """Make renames in `directory` durable."""
-    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+_DIRECTORY = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+
+
+def _sync(path: str, flags: int = os.O_RDONLY, call: Callable[[int], Any] | None = None
+          ) -> None:
+    """Open path, run call(fd) (os.fsync by default), close."""
+    fd = os.open(path, flags)
     try:
-        os.fsync(fd)
+        (call or os.fsync)(fd)
     finally:
         os.close(fd)
+
+
+def _syncfs(fd: int) -> None:
+    assert _SYNCFS is not None
+    if _SYNCFS(fd) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+
+
+def fsync_directory(directory: str) -> None:
+    """Make renames in `directory` durable."""
+    _sync(directory, _DIRECTORY)
 
 
 def flush_files(directory: str, paths: list[str]) -> None:
     """Make the contents of `paths` durable: one syncfs for a batch, else an fsync each."""
     if _SYNCFS is not None and len(paths) >= SYNCFS_FROM:
-        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        try:
-            if _SYNCFS(fd) != 0:
-                code = ctypes.get_errno()
-                raise OSError(code, os.strerror(code), directory)
-        finally:
-            os.close(fd)
+        _sync(directory, _DIRECTORY, _syncfs)
         return
     for path in paths:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _sync(path)
 
 
 def write_temp(directory: str, name: str, data: bytes) -> str:

@@ -501,6 +501,21 @@ def test_engine_message_reencodes_after_set(adt: Hl7Message) -> None:
     assert parsed.hl7.control_id == "599102"
 
 
+def test_values_read_before_a_set_are_read_again_after_it(adt: Hl7Message) -> None:
+    """get/get_raw remember what they read; every set (new segment too) must forget it."""
+    assert adt.get("PID-5.1") == "DUCK" and adt.get_raw("MSH-9.2") == "A01"
+    assert adt.get("ZZZ-1", "none") == "none" and adt.get("ZZZ-1", "none") == "none"
+    adt.set("PID-5.1", "MOUSE")
+    adt.set_raw("MSH-9.2", "A08")
+    adt.set("ZZZ-1", "z")
+    assert adt.get("PID-5.1") == "MOUSE" and adt.get_raw("PID-5.1") == "MOUSE"
+    assert adt.get_raw("MSH-9.2") == "A08" and adt.message_type == "ADT^A08"
+    assert adt.get("ZZZ-1", "none") == "z"
+    copy = adt.copy()
+    copy.set("PID-5.1", "GOOFY")
+    assert adt.get("PID-5.1") == "MOUSE" and copy.get("PID-5.1") == "GOOFY"
+
+
 def test_copy_is_independent(adt: Hl7Message) -> None:
     other = adt.copy()
     other.set("PID-5.1", "X")
