@@ -252,3 +252,26 @@ def test_outcomes_of_several_workers_in_one_batch_share_one_write(
         states.append((delivery["status"], delivery["attempts"], delivery["last_error"]))
     assert states == [("sent", 1, None), ("queued", 1, "busy"), ("queued", 0, None),
                       ("dead", 1, "AR")]
+
+
+def test_a_new_sqlite_database_uses_small_pages_and_an_old_one_keeps_its_own(
+        tmp_path: Path, reactor_thread: Any) -> None:
+    fresh = sqlite_module.SqliteStore(str(tmp_path / "new.db"), reactor_thread)
+    fresh.open()
+    fresh.close()
+    old_path = tmp_path / "old.db"
+    with sqlite3.connect(old_path) as db:  # made by an earlier version, with 4096-byte pages
+        db.execute("PRAGMA page_size=4096")
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE t (x)")
+    db.close()
+    old = sqlite_module.SqliteStore(str(old_path), reactor_thread)
+    old.open()
+    old.close()
+    sizes = []
+    for path in (tmp_path / "new.db", old_path):
+        db = sqlite3.connect(path)
+        sizes.append(db.execute("PRAGMA page_size").fetchone()[0])
+        db.close()
+    assert sizes == [sqlite_module.PAGE_SIZE, 4096]
+    assert sqlite_module.PAGE_SIZE == 2048
