@@ -25,7 +25,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.engine_run import cpu_seconds, drop_schema, p50_p99_ms, peak_rss_mb  # noqa: E402
+from benchmarks.engine_run import (  # noqa: E402
+    cpu_seconds,
+    drop_schema,
+    file_create_us,
+    p50_p99_ms,
+    peak_rss_mb,
+)
 from tests.e2e.engine_process import EngineProcess, free_port  # noqa: E402
 
 # --receive-only: every message is stored as filtered (ACK AA) and nothing is delivered
@@ -189,7 +195,9 @@ def main() -> None:
                 engine.__exit__(None)
             if args.store == "postgres":
                 drop_schema(dsn, schema)
-        files = sum(1 for _ in os.scandir(out)) if out.exists() else 0
+        files = sum(1 for e in os.scandir(out) if not e.name.startswith(".")) \
+            if out.exists() else 0
+        create = file_create_us(out) if out.exists() else None
     p50, p99 = p50_p99_ms(latencies)
     print(f"connections={args.connections} messages={total} store={args.store} "
           f"nodes={args.nodes}")
@@ -199,6 +207,9 @@ def main() -> None:
     print(f"peak_rss={rss:.1f} MB files_written={files}")
     print(f"engine_cpu={sum(cpu) * 1e6:.0f} us per message (user {cpu[0] * 1e6:.0f} + system "
           f"{cpu[1] * 1e6:.0f}, all threads)")
+    if create is not None:
+        print(f"file_create={create[0]:.0f} us per empty file in the output directory after "
+              f"the run (system CPU {create[1]:.0f} us): the file system's share of delivery")
     print("mean stage time: " + " ".join(f"{k}={v:.2f} ms" for k, v in stages.items()))
     print(f"store transactions={batches:,.0f} ops={ops:,.0f} "
           f"mean ops per transaction={ops / max(1.0, batches):.1f}")
