@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def resource_tables(big_int: str, blob: str, real: str) -> list[str]:
@@ -84,4 +84,14 @@ SQLITE_SCHEMA: dict[int, list[str]] = {
     ],
     # version 2: resources a source serves back (FHIR reads, updates, conditional creates)
     2: resource_tables("INTEGER", "BLOB", "REAL"),
+    # version 3: the queue indexes hold pending and dead rows only, as on PostgreSQL. The
+    # full index kept every sent row, so the queue gauges scanned all of history each refresh
+    # and marking a row sent moved its entry instead of deleting it.
+    3: [
+        "DROP INDEX deliveries_queue",
+        "CREATE INDEX deliveries_pending ON deliveries (channel, destination, id) "
+        "WHERE status = 'queued'",
+        "CREATE INDEX deliveries_dead ON deliveries (channel, destination) "
+        "WHERE status = 'dead'",
+    ],
 }

@@ -260,7 +260,7 @@ def test_reopen_keeps_data_and_migration_is_idempotent(backend: str, store: Stor
 # a released migration never changes (the resource tables of both schemas are built by one
 # function); a new version adds its digest here
 RELEASED_MIGRATIONS = {
-    "sqlite": {1: "ffd0c2d7b09f8157", 2: "3d426b2b9bee06c7"},
+    "sqlite": {1: "ffd0c2d7b09f8157", 2: "3d426b2b9bee06c7", 3: "c6daa80c122002ea"},
     "postgres": {1: "c773787dae16148f", 2: "e3df8a5fa630bea9", 3: "621172f6008e4ddb"},
 }
 
@@ -270,3 +270,45 @@ def test_released_migrations_are_unchanged() -> None:
                       for version, statements in schema.items()}
                for name, schema in (("sqlite", SQLITE_SCHEMA), ("postgres", PG_SCHEMA))}
     assert digests == RELEASED_MIGRATIONS
+
+
+(_V1_QUEUE_INDEX,) = (s for s in SQLITE_SCHEMA[1] if "INDEX deliveries_queue" in s)
+
+
+def test_sqlite_version_2_queues_move_to_the_partial_indexes(tmp_path: Path,
+                                                             reactor_thread: Any) -> None:
+    path = tmp_path / "v2.db"
+    first = SqliteStore(str(path), reactor_thread)
+    first.open()
+    try:
+        for n in range(4):
+            ingest(first, make_record(correlation_id=f"m{n}", received_at=1000.0 + n))
+        sent, dead = claim(first, limit=2)
+        complete(first, Outcome(sent.delivery_id, "sent"),
+                 Outcome(dead.delivery_id, "dead", error="AR"))
+        release = [Outcome(i.delivery_id, "release", counted=False) for i in claim(first)]
+        complete(first, *release)
+        # back to what the second release wrote: its full queue index, version 2
+        with first._reader() as db:  # type: ignore[attr-defined]
+            for statement in ("DROP INDEX deliveries_pending", "DROP INDEX deliveries_dead",
+                              _V1_QUEUE_INDEX, "DELETE FROM schema_version WHERE version = 3"):
+                db.execute(statement)
+    finally:
+        first.close()
+    upgraded = SqliteStore(str(path), reactor_thread)
+    upgraded.open()
+    try:
+        assert schema_versions(upgraded) == [1, 2, 3]
+        with upgraded._reader() as db:  # type: ignore[attr-defined]
+            indexes = {row[0] for row in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'deliveries' "
+                "AND sql IS NOT NULL")}
+        assert indexes == {"deliveries_message", "deliveries_pending", "deliveries_dead"}
+        (stats,) = upgraded.queue_stats()
+        assert (stats.depth, stats.dead, stats.oldest_received_at) == (2, 1, 1002.0)
+        assert [i.correlation_id for i in claim(upgraded)] == ["m2", "m3"]
+        assert upgraded.replay_dead("adt") == 1
+        (stats,) = upgraded.queue_stats()
+        assert (stats.depth, stats.dead) == (3, 0)
+    finally:
+        upgraded.close()

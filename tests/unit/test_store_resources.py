@@ -149,7 +149,7 @@ def test_sqlite_version_1_store_is_migrated_with_its_messages(tmp_path: Path,
     migrated = SqliteStore(str(path), reactor_thread)
     migrated.open()
     try:
-        assert schema_versions(migrated) == [1, 2]
+        assert schema_versions(migrated) == [1, 2, 3]
         assert [m.correlation_id for m in migrated.list_messages()] == ["old"]
         record = make_record()
         record.resources = [write()]
