@@ -109,15 +109,15 @@ class _Header:
     def from_message(cls, msg: Hl7Message) -> _Header:
         """Copy the routing fields (raw, so they keep their escapes and components)."""
         h = cls(msg.separators)
-        h.sending_app, h.sending_fac = msg.get_raw("MSH-3"), msg.get_raw("MSH-4")
-        h.receiving_app, h.receiving_fac = msg.get_raw("MSH-5"), msg.get_raw("MSH-6")
-        h.control_id = msg.get_raw("MSH-10")
-        trigger = msg.get_raw("MSH-9.2").strip()
+        h.sending_app, h.sending_fac = msg.msh_raw(3), msg.msh_raw(4)
+        h.receiving_app, h.receiving_fac = msg.msh_raw(5), msg.msh_raw(6)
+        h.control_id = msg.msh_raw(10)
+        trigger = msg.msh_raw(9, 2).strip()
         h.trigger = trigger if _TRIGGER_RE.fullmatch(trigger) else ""
-        h.processing = msg.get_raw("MSH-11").strip() or "P"
-        version = msg.get("MSH-12.1").strip()
+        h.processing = msg.msh_raw(11).strip() or "P"
+        version = msg.version.strip()
         h.version = version if _VERSION_RE.fullmatch(version) else DEFAULT_VERSION
-        h.charset = msg.get_raw("MSH-18")
+        h.charset = msg.msh_raw(18)
         return h
 
     @classmethod

@@ -223,6 +223,31 @@ class Hl7Message:
             return value or default
         return _nth(value, seps.subcomponent, p.subcomponent) or default
 
+    def msh_raw(self, field: int, component: int = 0) -> str:
+        """Raw MSH-`field` (3 and up; first repetition), or one component of it: the
+        header fields that routing, filters and ACKs read for every message, without
+        parsing a path. get_raw("MSH-9.1") == msh_raw(9, 1)."""
+        fields = self._fields[0] or self._fields_at(0)
+        if field >= len(fields):
+            return ""
+        value = fields[field]
+        seps = self.separators
+        if seps.repetition in value:
+            value = value.split(seps.repetition, 1)[0]
+        if not component:
+            return value
+        if seps.component not in value:
+            return value if component == 1 else ""
+        parts = value.split(seps.component)
+        return parts[component - 1] if component <= len(parts) else ""
+
+    def _msh_text(self, field: int, component: int = 0) -> str:
+        """msh_raw, unescaped (what get("MSH-...") returns)."""
+        value = self.msh_raw(field, component)
+        if self.separators.escape in value:
+            return unescape(value, self.separators)
+        return value
+
     def get(self, path: str, default: str = "") -> str:
         """Unescaped text at `path` (e.g. PID-3.1, OBX[2]-5, PID-3(2).1); `default` if empty."""
         value = self._text_memo.get(path)
@@ -299,22 +324,21 @@ class Hl7Message:
 
     def validate_header(self) -> None:
         """ParseError naming the first missing MSH-9, MSH-10, MSH-11 or MSH-12."""
-        for path, what in (("MSH-9.1", "message type"), ("MSH-10", "message control id"),
-                           ("MSH-11.1", "processing id"), ("MSH-12.1", "version id")):
-            if not self.get_raw(path).strip():
-                field = path.split(".")[0]
-                raise ParseError(f"{what} ({field}) is missing", location=field)
+        for field, component, what in ((9, 1, "message type"), (10, 0, "message control id"),
+                                       (11, 1, "processing id"), (12, 1, "version id")):
+            if not self.msh_raw(field, component).strip():
+                raise ParseError(f"{what} (MSH-{field}) is missing", location=f"MSH-{field}")
 
     # --------------------------------------------------------------- properties
     @property
     def message_code(self) -> str:
         """MSH-9.1, e.g. ADT."""
-        return self.get("MSH-9.1")
+        return self._msh_text(9, 1)
 
     @property
     def trigger_event(self) -> str:
         """MSH-9.2, e.g. A01 ('' for a bare ACK)."""
-        return self.get("MSH-9.2")
+        return self._msh_text(9, 2)
 
     @property
     def message_type(self) -> str:
@@ -325,52 +349,52 @@ class Hl7Message:
     @property
     def control_id(self) -> str:
         """MSH-10, the message control id."""
-        return self.get("MSH-10")
+        return self._msh_text(10)
 
     @property
     def processing_id(self) -> str:
         """MSH-11.1 (P, T, D)."""
-        return self.get("MSH-11.1")
+        return self._msh_text(11, 1)
 
     @property
     def version(self) -> str:
         """MSH-12.1, e.g. 2.5.1."""
-        return self.get("MSH-12.1")
+        return self._msh_text(12, 1)
 
     @property
     def sending_application(self) -> str:
         """MSH-3 raw."""
-        return self.get_raw("MSH-3")
+        return self.msh_raw(3)
 
     @property
     def sending_facility(self) -> str:
         """MSH-4 raw."""
-        return self.get_raw("MSH-4")
+        return self.msh_raw(4)
 
     @property
     def receiving_application(self) -> str:
         """MSH-5 raw."""
-        return self.get_raw("MSH-5")
+        return self.msh_raw(5)
 
     @property
     def receiving_facility(self) -> str:
         """MSH-6 raw."""
-        return self.get_raw("MSH-6")
+        return self.msh_raw(6)
 
     @property
     def accept_ack_type(self) -> str:
         """MSH-15 (AL, NE, ER, SU; '' in original mode)."""
-        return self.get("MSH-15")
+        return self._msh_text(15)
 
     @property
     def application_ack_type(self) -> str:
         """MSH-16 (AL, NE, ER, SU; '' in original mode)."""
-        return self.get("MSH-16")
+        return self._msh_text(16)
 
     @property
     def charset(self) -> str:
         """MSH-18 (first repetition), e.g. UNICODE UTF-8."""
-        return self.get("MSH-18")
+        return self._msh_text(18)
 
     def __str__(self) -> str:
         return self.encode()

@@ -591,3 +591,36 @@ def test_split_batch_tolerances() -> None:
                    + MSG.format(3) + "BTS|2")
     assert [m.control_id for m in split_batch(two_batches)] == ["1", "2", "3"]
     assert split_batch("BHS|^~\\&\r" + MSG.format(1) + "BTS|x\r")[0].control_id == "1"
+
+
+@pytest.mark.parametrize("header", [
+    "MSH|^~\\&|EHR^FAC^L|GOOD&HEALTH|PLEXUS|GH|20240116||ADT^A01^ADT_A01|C\\F\\1|P^T|2.5.1^X"
+    "|||AL~NE|ER||UNICODE UTF-8~8859/1",
+    "MSH|^~\\&|||||||ADT|C1|P|2.3",   # empty fields, no trigger, nothing after MSH-12
+    "MSH|^~\\&|A~B|F",                # short header: the later fields are absent
+    "MSH#:|*$#A*B|F:G###ORM*O01#X$Y#D#2.4",  # other delimiters
+])
+def test_msh_fast_path_reads_what_paths_read(header: str) -> None:
+    msg = Hl7Message.parse(header + "\r")
+    for field in range(3, 21):
+        for component in range(0, 4):
+            path = f"MSH-{field}" + (f".{component}" if component else "")
+            assert msg.msh_raw(field, component) == msg.get_raw(path), path
+    properties = {"message_code": "MSH-9.1", "trigger_event": "MSH-9.2",
+                  "control_id": "MSH-10", "processing_id": "MSH-11.1",
+                  "version": "MSH-12.1", "accept_ack_type": "MSH-15",
+                  "application_ack_type": "MSH-16", "charset": "MSH-18"}
+    for name, path in properties.items():
+        assert getattr(msg, name) == msg.get(path), name
+    for name, path in {"sending_application": "MSH-3", "sending_facility": "MSH-4",
+                       "receiving_application": "MSH-5",
+                       "receiving_facility": "MSH-6"}.items():
+        assert getattr(msg, name) == msg.get_raw(path), name
+
+
+def test_msh_fast_path_sees_a_set_at_once() -> None:
+    msg = Hl7Message.parse("MSH|^~\\&|EHR|GH|PLEXUS|GH|20240116||ADT^A01|C1|P|2.5.1\r")
+    assert msg.control_id == "C1"
+    msg.set("MSH-10", "C|2")
+    msg.set("MSH-9.2", "A08")
+    assert (msg.control_id, msg.msh_raw(10), msg.trigger_event) == ("C|2", "C\\F\\2", "A08")
