@@ -258,11 +258,7 @@ class PostgresStore(Store):
 
     def queue_stats(self) -> list[QueueStats]:
         """Depth, dead count and oldest pending item per queue: the truth all nodes share."""
-        return queries.queue_stats(self._reader().execute(
-            "SELECT channel, destination, count(*) FILTER (WHERE status = 'queued'), "
-            "count(*) FILTER (WHERE status = 'dead'), "
-            "min(created_at) FILTER (WHERE status = 'queued') FROM deliveries "
-            "WHERE status IN ('queued', 'dead') GROUP BY channel, destination"))
+        return queries.queue_stats(self._reader().execute(queries.QUEUE_STATS_SQL))
 
     def replay(self, message_ids: list[int], destination: str | None = None) -> int:
         """Requeue deliveries of the given messages (all or one destination)."""

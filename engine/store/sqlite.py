@@ -33,14 +33,6 @@ from .schema import SCHEMA_VERSION, SQLITE_SCHEMA
 # slower (benchmarks/store_throughput.py); 2048 kept them level with 4096.
 PAGE_SIZE = 2048
 
-# one read of each partial index (pending, dead): the work grows with the queues, not history
-_QUEUE_STATS = (
-    "SELECT channel, destination, sum(depth), sum(dead), min(oldest) FROM ("
-    "SELECT channel, destination, count(*) AS depth, 0 AS dead, min(created_at) AS oldest "
-    "FROM deliveries WHERE status = 'queued' GROUP BY channel, destination UNION ALL "
-    "SELECT channel, destination, 0, count(*), NULL FROM deliveries WHERE status = 'dead' "
-    "GROUP BY channel, destination) GROUP BY channel, destination")
-
 _PRUNE_CONTENT = queries.prune_content_sql("= ?", "1")
 _PURGE = queries.purge_sql("= ?")
 
@@ -223,7 +215,7 @@ class SqliteStore(Store):
 
     def queue_stats(self) -> list[QueueStats]:
         """Depth, dead count and oldest pending received time per destination."""
-        return queries.queue_stats(self._reader().execute(_QUEUE_STATS))
+        return queries.queue_stats(self._reader().execute(queries.QUEUE_STATS_SQL))
 
     def replay(self, message_ids: list[int], destination: str | None = None) -> int:
         """Requeue deliveries of the given messages (all or one destination)."""

@@ -11,6 +11,8 @@ import pytest
 
 from engine.store.base import Outcome, Stage, Store
 from engine.store.pg_schema import PG_SCHEMA, PG_SCHEMA_VERSION
+from engine.store.postgres import PostgresStore, connect
+from engine.store.queries import QUEUE_STATS_SQL
 from engine.store.schema import SCHEMA_VERSION, SQLITE_SCHEMA
 from engine.store.sqlite import SqliteStore
 from tests.unit.reactor_thread import reactor_thread
@@ -31,6 +33,25 @@ __all__ = ["backend", "reactor_thread", "store"]  # fixtures used by name
 
 
 # -- queue stats and replay ---------------------------------------------------------
+
+
+def _plan(store: Store, sql: str) -> str:
+    """The query plan of sql, as text."""
+    if isinstance(store, SqliteStore):
+        import sqlite3
+        with sqlite3.connect(store.path) as db:
+            rows = db.execute("EXPLAIN QUERY PLAN " + sql).fetchall()
+        return "\n".join(row[3] for row in rows)
+    assert isinstance(store, PostgresStore)
+    with connect(store.dsn, store.schema) as db:
+        db.execute("SET enable_seqscan = off")  # a tiny table: show what it can use
+        return "\n".join(row[0] for row in db.execute("EXPLAIN " + sql))
+
+
+def test_queue_stats_read_the_queue_indexes_not_the_whole_table(store: Store) -> None:
+    plan = _plan(store, QUEUE_STATS_SQL)
+    assert "deliveries_pending" in plan and "deliveries_dead" in plan, plan
+    assert "Seq Scan" not in plan and "SCAN deliveries\n" not in plan + "\n", plan
 
 
 def test_queue_stats(store: Store) -> None:
