@@ -124,7 +124,8 @@ class SqliteStore(Store):
             if self._reactor is not None:
                 # one engine owns an SQLite store (the lock above): leases of a process
                 # that died are void, so its claimed work is taken up at once
-                conn.db.execute("UPDATE deliveries SET lease_until = 0 WHERE lease_until > 0")
+                conn.db.execute("UPDATE deliveries SET lease_until = 0 "
+                                "WHERE status = 'queued' AND lease_until > 0")
         finally:
             conn.close()
         if self._reactor is not None:

@@ -333,3 +333,21 @@ def test_sqlite_version_2_queues_move_to_the_partial_indexes(tmp_path: Path,
         assert (stats.depth, stats.dead) == (3, 0)
     finally:
         upgraded.close()
+
+
+def test_sqlite_leases_of_the_last_run_are_void_on_open(tmp_path: Path,
+                                                        reactor_thread: Any) -> None:
+    first = SqliteStore(str(tmp_path / "plexus.db"), reactor_thread)
+    first.open()
+    try:
+        ingest(first, make_record(correlation_id="leased"))
+        (item,) = claim(first, lease=3600.0)  # then the engine dies (the store owns one)
+    finally:
+        first.close()
+    again = SqliteStore(str(tmp_path / "plexus.db"), reactor_thread)
+    again.open()
+    try:
+        (taken,) = claim(again)
+        assert (taken.delivery_id, taken.correlation_id) == (item.delivery_id, "leased")
+    finally:
+        again.close()
