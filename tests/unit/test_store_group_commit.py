@@ -275,3 +275,9 @@ def test_a_new_sqlite_database_uses_small_pages_and_an_old_one_keeps_its_own(
         db.close()
     assert sizes == [sqlite_module.PAGE_SIZE, 4096]
     assert sqlite_module.PAGE_SIZE == 2048
+
+
+def test_sqlite_writer_keeps_its_savepoint_journal_in_memory(sqlite_store: Store) -> None:
+    # 2 = MEMORY: a group commit's savepoint journal never spills to a new temp file
+    assert run_in_reactor(committer(sqlite_store).submit, raw_sql("PRAGMA temp_store")) \
+        == [(2,)]
