@@ -2,6 +2,7 @@
 
     python benchmarks/mllp_floor.py --connections 8 --messages 20000
     python benchmarks/mllp_floor.py --connections 1 --messages 5000 --receive-only
+    python benchmarks/mllp_floor.py --connections 8 --messages 20000 --processes 2
 
 A Twisted MLLP server does only what issue 3 requires of every message, and nothing else:
 frame it, read MSH-10, insert it into SQLite (WAL, synchronous=FULL) in a group commit, ACK
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -95,16 +97,36 @@ def serve(port: int, directory: str, deliver: bool) -> None:
                 state["pending"].append((self.transport, cid, body))
                 schedule()
 
-    factory = protocol.Factory.forProtocol(Mllp)
-    reactor.listenTCP(port, factory, interface="127.0.0.1")
+    # SO_REUSEPORT: with --processes N the kernel spreads the connections over N servers
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(128)
+    listener.setblocking(False)
+    reactor.adoptStreamPort(listener.fileno(), socket.AF_INET,
+                            protocol.Factory.forProtocol(Mllp))
     print("ready", flush=True)
     reactor.run()
 
 
-def _count(out: Path) -> int:
-    if not out.exists():
-        return 0
-    return sum(1 for e in os.scandir(out) if not e.name.startswith("."))
+def _count(root: Path) -> int:
+    """Files delivered so far by every server under root."""
+    return sum(1 for out in root.glob("server-*/out") for e in os.scandir(out)
+               if not e.name.startswith("."))
+
+
+def _start(port: int, directory: Path, receive_only: bool) -> subprocess.Popen[str]:
+    directory.mkdir()
+    argv = [sys.executable, __file__, "--serve", str(port), "--dir", str(directory)]
+    server = subprocess.Popen(argv + (["--receive-only"] if receive_only else []),
+                              stdout=subprocess.PIPE, text=True)
+    assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+    return server
+
+
+def _cpu(servers: list[subprocess.Popen[str]]) -> tuple[float, float]:
+    times = [cpu_seconds(s.pid) for s in servers]
+    return sum(u for u, _ in times), sum(s for _, s in times)
 
 
 def main() -> None:
@@ -114,6 +136,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--receive-only", action="store_true",
                         help="store and ACK, deliver nothing")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="servers sharing the port, each with its own database and "
+                             "directory (the kernel spreads the connections)")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -121,32 +146,32 @@ def main() -> None:
         serve(args.serve, args.dir, not args.receive_only)
         return
     with tempfile.TemporaryDirectory(prefix="plexus-floor-") as tmp:
-        port = free_port()
-        argv = [sys.executable, __file__, "--serve", str(port), "--dir", tmp]
-        server = subprocess.Popen(argv + (["--receive-only"] if args.receive_only else []),
-                                  stdout=subprocess.PIPE, text=True)
+        port, root = free_port(), Path(tmp)
+        servers: list[subprocess.Popen[str]] = []
         try:
-            assert server.stdout is not None and server.stdout.readline().strip() == "ready"
-            out = Path(tmp) / "out"
+            for n in range(args.processes):
+                servers.append(_start(port, root / f"server-{n}", args.receive_only))
             asyncio.run(_drive(port, min(args.connections, 4), args.warmup, "W"))
-            while not args.receive_only and _count(out) < args.warmup:
+            while not args.receive_only and _count(root) < args.warmup:
                 time.sleep(0.05)
             total = args.messages // args.connections * args.connections
-            cpu0, load0 = cpu_seconds(server.pid), os.times()
+            cpu0, load0 = _cpu(servers), os.times()
             started = time.perf_counter()
             elapsed, latencies = asyncio.run(_drive(port, args.connections, total, "B"))
-            while not args.receive_only and _count(out) < args.warmup + total:
+            while not args.receive_only and _count(root) < args.warmup + total:
                 time.sleep(0.05)
             delivered = time.perf_counter() - started
-            cpu1, load1 = cpu_seconds(server.pid), os.times()
-            rss = peak_rss_mb(server.pid)
+            cpu1, load1 = _cpu(servers), os.times()
+            rss = max(peak_rss_mb(s.pid) for s in servers)
         finally:
-            server.kill()
-            server.wait()
+            for server in servers:
+                server.kill()
+                server.wait()
     p50, p99 = p50_p99_ms(latencies)
     user, system = (cpu1[0] - cpu0[0]) / total, (cpu1[1] - cpu0[1]) / total
     load = (load1.user + load1.system - load0.user - load0.system) / total
-    print(f"floor connections={args.connections} messages={total}")
+    print(f"floor connections={args.connections} messages={total} "
+          f"processes={args.processes}")
     print(f"ack_rate={total / elapsed:,.0f} msg/s")
     if not args.receive_only:
         print(f"delivered_rate={total / delivered:,.0f} msg/s (end to end, file per message)")
