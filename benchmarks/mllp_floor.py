@@ -11,9 +11,9 @@ fsync; Plexus's BatchWriter, unlimited files in flight) and record it as sent in
 commit. No parsing, channel, transform, index, per-stage content, metrics or logging.
 
 It is driven by the load generator of mllp_throughput.py and prints the same figures, so the
-two compare directly: the floor's rates are an upper bound for any engine built on Python,
-Twisted and SQLite with these guarantees on this machine; the gap to mllp_throughput.py is
-what Plexus's own features cost.
+two compare directly: the floor's rates are the ceiling, on this machine, for an engine on
+Python, Twisted and SQLite that keeps these guarantees this way; the gap to
+mllp_throughput.py is what Plexus's own features cost.
 """
 
 from __future__ import annotations
