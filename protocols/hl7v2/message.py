@@ -105,8 +105,7 @@ class Segment:
 class Hl7Message:
     """A parsed HL7 v2 message; use `parse()`, `get()`, `set()` and `encode()`."""
 
-    __slots__ = ("separators", "_lines", "_fields", "_ids", "modified", "_raw_memo",
-                 "_text_memo")
+    __slots__ = ("separators", "_lines", "_fields", "_ids", "modified")
 
     def __init__(self, lines: list[str], separators: Separators) -> None:
         self.separators = separators
@@ -114,10 +113,6 @@ class Hl7Message:
         self._fields: list[list[str] | None] = [None] * len(lines)
         self._ids: list[str] | None = None
         self.modified = False
-        # get/get_raw by path string: the header fields are read again and again (ACK,
-        # routing, filters); any set clears both
-        self._raw_memo: dict[str, str] = {}
-        self._text_memo: dict[str, str] = {}
 
     def copy(self) -> Hl7Message:
         """An independent copy: changing one never changes the other."""
@@ -195,10 +190,7 @@ class Hl7Message:
     # ------------------------------------------------------------------ reading
     def get_raw(self, path: str, default: str = "") -> str:
         """Raw (still escaped) text at `path`; `default` when absent or empty."""
-        value = self._raw_memo.get(path)
-        if value is None:
-            value = self._raw_memo[path] = self._raw(parse_path(path), "")
-        return value or default
+        return self._raw(parse_path(path), default)
 
     def _raw(self, p: Path, default: str) -> str:
         """Raw text of the element named by a parsed path."""
@@ -250,15 +242,13 @@ class Hl7Message:
 
     def get(self, path: str, default: str = "") -> str:
         """Unescaped text at `path` (e.g. PID-3.1, OBX[2]-5, PID-3(2).1); `default` if empty."""
-        value = self._text_memo.get(path)
-        if value is None:
-            p = parse_path(path)
-            value = self._raw(p, "")
-            if value and self.separators.escape in value and not (
-                    p.field <= 2 and p.segment in HEADER_IDS):
-                value = unescape(value, self.separators)
-            self._text_memo[path] = value
-        return value or default
+        p = parse_path(path)
+        value = self._raw(p, "")
+        if not value:
+            return default
+        if self.separators.escape in value and not (p.field <= 2 and p.segment in HEADER_IDS):
+            return unescape(value, self.separators)
+        return value
 
     # ------------------------------------------------------------------ writing
     def set(self, path: str, value: str) -> None:
@@ -297,7 +287,6 @@ class Hl7Message:
             self._lines.append(p.segment)
             self._fields.append(fields)
             ids.append(p.segment)
-            self._forget()
         fields = self._fields_at(pos)
         f = p.field
         old = fields[f] if f < len(fields) else ""
@@ -309,13 +298,6 @@ class Hl7Message:
         fields[f] = new
         self._lines[pos] = _join_fields(fields, seps.field)
         self.modified = True
-        self._forget()
-
-    def _forget(self) -> None:
-        """Drop the values read by path: the message changed."""
-        if self._raw_memo or self._text_memo:
-            self._raw_memo = {}
-            self._text_memo = {}
 
     # ----------------------------------------------------------------- encoding
     def encode(self) -> str:

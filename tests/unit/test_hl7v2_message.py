@@ -397,7 +397,7 @@ def test_engine_message_reencodes_after_set(adt: Hl7Message) -> None:
 
 
 def test_values_read_before_a_set_are_read_again_after_it(adt: Hl7Message) -> None:
-    """get/get_raw remember what they read; every set (new segment too) must forget it."""
+    """Every set (a new segment too) shows in the reads that follow, of the message only."""
     assert adt.get("PID-5.1") == "DUCK" and adt.get_raw("MSH-9.2") == "A01"
     assert adt.get("ZZZ-1", "none") == "none" and adt.get("ZZZ-1", "none") == "none"
     adt.set("PID-5.1", "MOUSE")
