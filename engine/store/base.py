@@ -14,6 +14,7 @@ from typing import Any, Literal
 from twisted.internet.defer import Deferred
 
 from ..errors import PlexusError
+from .group_commit import GroupCommitter
 
 MessageStatus = Literal["received", "filtered", "error", "duplicate"]
 DeliveryStatus = Literal["queued", "sent", "dead", "filtered"]
@@ -149,6 +150,8 @@ class MessageSummary:
 class Store(abc.ABC):
     """Durable messages, stage contents and one queue per destination."""
 
+    _committer: GroupCommitter | None = None  # the writer, between open() and close()
+
     @abc.abstractmethod
     def open(self) -> None:
         """Create or migrate the schema and start the writer."""
@@ -158,9 +161,14 @@ class Store(abc.ABC):
         """Flush pending writes and release connections."""
 
     @property
-    @abc.abstractmethod
     def writable(self) -> bool:
         """True while the group-commit writer accepts writes."""
+        return self._committer is not None and self._committer.alive
+
+    def _writer(self) -> GroupCommitter:
+        if self._committer is None:
+            raise RuntimeError("store opened without a reactor: writes are not available")
+        return self._committer
 
     # -- writes (group-committed) ------------------------------------------------
     @abc.abstractmethod

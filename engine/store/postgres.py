@@ -155,7 +155,6 @@ class PostgresStore(Store):
         self._max_batch = max_batch
         self._migrate = migrate
         self._writers = writers
-        self._committer: GroupCommitter | None = None
         self._local = threading.local()
         self._readers: list[psycopg.Connection[Any]] = []
         self._readers_lock = threading.Lock()
@@ -199,11 +198,6 @@ class PostgresStore(Store):
             db.close()
         self._local = threading.local()
 
-    @property
-    def writable(self) -> bool:
-        """True while the writer thread accepts writes."""
-        return self._committer is not None and self._committer.alive
-
     def _reader(self) -> psycopg.Connection[Any]:
         db = getattr(self._local, "db", None)
         if db is None or db.closed:
@@ -212,11 +206,6 @@ class PostgresStore(Store):
             with self._readers_lock:
                 self._readers.append(db)
         return db
-
-    def _writer(self) -> GroupCommitter:
-        if self._committer is None:
-            raise RuntimeError("store opened without a reactor: writes are not available")
-        return self._committer
 
     def _submit(self, op: Any, durable: bool = True) -> Deferred[Any]:
         return self._writer().submit(lambda conn: op(conn.cur), durable)

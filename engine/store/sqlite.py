@@ -113,7 +113,6 @@ class SqliteStore(Store):
         self._max_batch = max_batch
         self._commit_thread = commit_thread
         self._lock_fd: int | None = None
-        self._committer: GroupCommitter | None = None
         self._local = threading.local()
 
     # -- lifecycle ---------------------------------------------------------------
@@ -150,11 +149,6 @@ class SqliteStore(Store):
             os.close(self._lock_fd)
             self._lock_fd = None
 
-    @property
-    def writable(self) -> bool:
-        """True while the group-commit writer accepts writes."""
-        return self._committer is not None and self._committer.alive
-
     def _migrate(self, db: sqlite3.Connection) -> None:
         db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         row = db.execute("SELECT max(version) FROM schema_version").fetchone()
@@ -175,11 +169,6 @@ class SqliteStore(Store):
             db = _Conn(self.path).db
             self._local.db = db
         return db
-
-    def _writer(self) -> GroupCommitter:
-        if self._committer is None:
-            raise RuntimeError("store opened without a reactor: writes are not available")
-        return self._committer
 
     def _submit(self, op: Any, durable: bool = True) -> Deferred[Any]:
         return self._writer().submit(lambda conn: op(conn.db), durable)
