@@ -160,21 +160,27 @@ class BatchWriter:
 
         job.addBoth(finished)
 
+    def _write_temp(self, name: str, data: bytes) -> str:
+        """write_temp, creating the directory when it is missing (and allowed to)."""
+        try:
+            return write_temp(self._directory, name, data)
+        except FileNotFoundError:
+            if not self._create_directory:
+                raise
+        # only now: a mkdir before every batch was a system call per file at 1 connection
+        os.makedirs(self._directory, exist_ok=True)
+        return write_temp(self._directory, name, data)
+
     def _write_all(self, items: list[tuple[str, bytes]]) -> list[str | BaseException]:
         """In a pool thread: temp files, one flush, renames, one directory sync."""
         outcomes: list[str | BaseException] = []
         written: list[tuple[int, str, str]] = []
-        if self._create_directory:
-            try:
-                os.makedirs(self._directory, exist_ok=True)
-            except OSError as exc:
-                return [exc] * len(items)
         for index, (name, data) in enumerate(items):
             final = os.path.join(self._directory, name)
             try:
                 if not self._overwrite and os.path.lexists(final):
                     raise FileExists(final)
-                written.append((index, write_temp(self._directory, name, data), final))
+                written.append((index, self._write_temp(name, data), final))
                 outcomes.append(final)
             except Exception as exc:  # noqa: BLE001 - reported to that file's sender
                 outcomes.append(exc)

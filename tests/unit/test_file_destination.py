@@ -6,6 +6,7 @@ import errno
 import logging
 import os
 import re
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -71,8 +72,12 @@ def test_write_without_fsync(reactor_thread: Any, tmp_path: Path) -> None:
 
 def test_creates_missing_directory(reactor_thread: Any, tmp_path: Path) -> None:
     target = tmp_path / "a" / "b"
-    send(make_dest(reactor_thread, target), msg())
+    dest = make_dest(reactor_thread, target)
+    send(dest, msg())
     assert (target / "corr-1.hl7").read_bytes() == HL7
+    shutil.rmtree(tmp_path / "a")  # removed while the engine runs: made again on the next send
+    send(dest, msg(correlation_id="corr-2"))
+    assert os.listdir(target) == ["corr-2.hl7"]
 
 
 def test_missing_directory_without_create_is_retryable(reactor_thread: Any,
